@@ -1,0 +1,1 @@
+"""Tam Kỳ DX communication plan API."""

@@ -1,0 +1,96 @@
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from app.auth.permissions import Perm
+from app.auth.principal import CurrentPrincipal, require
+from app.common.pagination import ListQuery, Page
+from app.common.resource import ResourceSpec
+from app.common.responses import problems
+from app.common.router import page_response
+from app.common.types import Id, Schema
+from app.common import resource as svc
+from app.db import DbConn
+from app.models import AuditEvent
+from app.timeutil import LOCAL_TZ
+
+audit_events = AuditEvent.__table__
+
+
+class Actor(BaseModel):
+    kind: str
+    id: int | None
+    role: str | None
+    unit_id: int | None
+
+
+class AuditEventRead(BaseModel):
+    id: int
+    at: datetime
+    actor: Actor
+    action: str
+    resource: str
+    resource_id: int | None
+    before: Any
+    after: Any
+    request_id: str | None
+
+    @classmethod
+    def model_validate(cls, obj: Any, **kw: Any) -> "AuditEventRead":  # type: ignore[override]
+        if isinstance(obj, dict) and "actor" not in obj:
+            obj = {
+                **obj,
+                "actor": {"kind": obj["actor_kind"], "id": obj["actor_id"], "role": obj["actor_role"], "unit_id": obj["actor_unit_id"]},
+            }
+        return super().model_validate(obj, **kw)
+
+
+class AuditQuery(ListQuery):
+    resource: Annotated[str | None, Field(max_length=64)] = None
+    resource_id: Id | None = None
+    actor_kind: Literal["user", "client", "system"] | None = None
+    actor_id: Id | None = None
+    from_: Annotated[date | None, Field(alias="from")] = None
+    to: date | None = None
+
+
+def _day_start(d: date) -> datetime:
+    return datetime.combine(d, datetime.min.time(), tzinfo=LOCAL_TZ)
+
+
+spec = ResourceSpec(
+    name="audit-events",
+    table=audit_events,
+    create=Schema,
+    update=Schema,
+    read=AuditEventRead,
+    read_perm=Perm.AUDIT_READ,
+    unit_column=None,
+    date_column="at",
+    date_is_instant=True,
+    filters={
+        "resource": lambda v: audit_events.c.resource == v,
+        "resource_id": lambda v: audit_events.c.resource_id == v,
+        "actor_kind": lambda v: audit_events.c.actor_kind == v,
+        "actor_id": lambda v: audit_events.c.actor_id == v,
+    },
+)
+
+router = APIRouter(prefix="/audit-events", tags=["audit"])
+
+
+@router.get(
+    "",
+    response_model=Page[AuditEventRead],
+    operation_id="list_audit_events",
+    summary="Every write, import and transition",
+    responses=problems(403),
+    dependencies=[require(Perm.AUDIT_READ)],
+)
+async def list_audit_events(
+    request: Request, response: Response, conn: DbConn, principal: CurrentPrincipal, query: Annotated[AuditQuery, Query()]
+):
+    rows, total, cursor = await svc.fetch_page(conn, spec, principal, query)
+    return page_response(request, response, spec, rows, total, cursor)

@@ -1,0 +1,98 @@
+"""Who is calling: loaded from the database on every request, never from the token's claims."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy import select
+
+from app.auth import tokens
+from app.auth.permissions import SUBTREE_SCOPED_ROLES, Perm, Role, has
+from app.config import get_settings
+from app.db import DbConn
+from app.errors import Forbidden, Unauthorized
+from app.models import ApiClient, User
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+users = User.__table__
+clients = ApiClient.__table__
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: str  # user | client
+    id: int
+    name: str
+    role: Role
+    unit_id: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+    @property
+    def city_wide(self) -> bool:
+        return self.role not in SUBTREE_SCOPED_ROLES
+
+    def can(self, perm: Perm) -> bool:
+        return has(self.role, perm)
+
+
+async def load_principal(conn, sub: str) -> Principal | None:
+    kind, _, raw_id = sub.partition(":")
+    if not raw_id.isdigit() or len(raw_id) > 18:
+        return None
+    if kind == "user":
+        row = (
+            await conn.execute(
+                select(users.c.id, users.c.username, users.c.role, users.c.unit_id).where(
+                    users.c.id == int(raw_id), users.c.active.is_(True)
+                )
+            )
+        ).first()
+    elif kind == "client":
+        row = (
+            await conn.execute(
+                select(clients.c.id, clients.c.name, clients.c.role, clients.c.unit_id).where(
+                    clients.c.id == int(raw_id), clients.c.active.is_(True)
+                )
+            )
+        ).first()
+    else:
+        return None
+    if row is None:
+        return None
+    return Principal(kind=kind, id=row[0], name=row[1], role=Role(row[2]), unit_id=row[3])
+
+
+async def current_principal(
+    request: Request, conn: DbConn, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> Principal:
+    if not token:
+        raise Unauthorized()
+    claims = tokens.decode(get_settings(), token)
+    principal = await load_principal(conn, str(claims["sub"]))
+    if principal is None:
+        raise Unauthorized("The token's principal is disabled or no longer exists.")
+    request.state.principal = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require(perm: Perm):
+    """A dependency that admits only principals whose role holds `perm` (403 otherwise)."""
+
+    async def _check(principal: CurrentPrincipal) -> Principal:
+        if not principal.can(perm):
+            raise Forbidden(f"The role '{principal.role}' may not do this ({perm}).")
+        return principal
+
+    _check.__name__ = f"require_{perm.value.replace(':', '_')}"
+    _check.required_permission = perm  # read by the role-matrix test
+    return Depends(_check)

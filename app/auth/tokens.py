@@ -1,0 +1,85 @@
+"""JWT access tokens (python-jose): strict decoding, every required claim, keys chosen by `kid`."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from jose import JWTError, jwt
+
+from app.config import Settings
+from app.errors import Unauthorized
+
+REQUIRED_CLAIMS = ("exp", "iat", "iss", "aud", "sub", "jti", "role", "unit_id")
+
+
+def key_id(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()[:12]
+
+
+def issue(settings: Settings, *, sub: str, role: str, unit_id: int) -> tuple[str, int]:
+    now = datetime.now(UTC)
+    lifetime = settings.access_token_minutes * 60
+    claims = {
+        "sub": sub,
+        "role": role,
+        "unit_id": unit_id,
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "iat": int(now.timestamp()),
+        "nbf": int(now.timestamp()),
+        "exp": int((now + timedelta(seconds=lifetime)).timestamp()),
+        "jti": uuid.uuid4().hex,
+    }
+    token = jwt.encode(
+        claims,
+        settings.secret_key,
+        algorithm=settings.jwt_algorithm,
+        headers={"kid": key_id(settings.secret_key)},
+    )
+    return token, lifetime
+
+
+def decode(settings: Settings, token: str) -> dict[str, Any]:
+    """The verified claims, or Unauthorized. Only the configured algorithm is accepted."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except JWTError as exc:
+        raise Unauthorized("The token is malformed.") from exc
+    if header.get("alg") != settings.jwt_algorithm:
+        raise Unauthorized("The token's algorithm is not accepted.")
+    keys = {key_id(k): k for k in [settings.secret_key, *settings.previous_secret_keys]}
+    kid = header.get("kid")
+    secret = keys.get(kid) if kid else settings.secret_key
+    if secret is None:
+        raise Unauthorized("The token was signed with an unknown key.")
+    try:
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=[settings.jwt_algorithm],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options={
+                "require_exp": True,
+                "require_iat": True,
+                "require_aud": True,
+                "require_iss": True,
+                "require_sub": True,
+                "require_jti": True,
+                "verify_exp": True,
+                "verify_nbf": True,
+                "verify_iat": True,
+                "verify_aud": True,
+                "verify_iss": True,
+                "leeway": 0,
+            },
+        )
+    except JWTError as exc:
+        raise Unauthorized("The token is invalid or expired.") from exc
+    missing = [c for c in REQUIRED_CLAIMS if c not in claims]
+    if missing:
+        raise Unauthorized(f"The token lacks required claims: {', '.join(missing)}.")
+    return claims

@@ -1,0 +1,151 @@
+"""`python -m app serve|migrate|seed|create-user|create-client|demo-data|import`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from sqlalchemy import create_engine, insert, select
+
+from app.config import ROOT, Settings, get_settings
+from app.db import ensure_sqlite_dir
+
+
+def _sync_engine(settings: Settings):
+    ensure_sqlite_dir(settings)
+    return create_engine(settings.sync_url)
+
+
+def migrate(settings: Settings) -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    ensure_sqlite_dir(settings)
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.attributes["url"] = settings.sync_url
+    cfg.attributes["configure_logger"] = False
+    command.upgrade(cfg, "head")
+
+
+def seed(settings: Settings) -> dict[str, int]:
+    from app.seed import bootstrap_admin
+    from app.seed import seed as load
+
+    engine = _sync_engine(settings)
+    with engine.begin() as conn:
+        added = load(conn)
+        created = bootstrap_admin(conn, settings.bootstrap_admin_username, settings.bootstrap_admin_password)
+    engine.dispose()
+    if created:
+        added["users"] = 1
+    return added
+
+
+def _unit_id(conn, code: str) -> int:
+    from app.models import Unit
+
+    unit_id = conn.scalar(select(Unit.__table__.c.id).where(Unit.__table__.c.code == code))
+    if unit_id is None:
+        sys.exit(f"error: no unit with code {code!r}")
+    return unit_id
+
+
+def create_user(settings: Settings, args: argparse.Namespace) -> None:
+    from app.auth.passwords import hash_password
+    from app.db import utcnow
+    from app.models import User
+
+    users = User.__table__
+    engine = _sync_engine(settings)
+    with engine.begin() as conn:
+        if conn.scalar(select(users.c.id).where(users.c.username == args.username)) is not None:
+            sys.exit(f"error: user {args.username!r} exists")
+        now = utcnow()
+        conn.execute(
+            insert(users).values(
+                username=args.username, password_hash=hash_password(args.password), role=args.role,
+                unit_id=_unit_id(conn, args.unit_code), full_name=args.full_name, active=True,
+                created_at=now, updated_at=now, version=1,
+            )
+        )
+    print(f"created user {args.username} ({args.role}, {args.unit_code})")
+
+
+def create_client(settings: Settings, args: argparse.Namespace) -> None:
+    import secrets
+
+    from app.auth.passwords import hash_password
+    from app.db import utcnow
+    from app.models import ApiClient
+
+    clients = ApiClient.__table__
+    secret = secrets.token_urlsafe(32)
+    client_id = "dxc_" + secrets.token_hex(12)
+    engine = _sync_engine(settings)
+    with engine.begin() as conn:
+        now = utcnow()
+        conn.execute(
+            insert(clients).values(
+                name=args.name, client_id=client_id, secret_hash=hash_password(secret), role=args.role,
+                unit_id=_unit_id(conn, args.unit_code), active=True, created_at=now, updated_at=now, version=1,
+            )
+        )
+    print(f"client_id={client_id}\nclient_secret={secret}")
+
+
+def serve(settings: Settings, args: argparse.Namespace) -> None:
+    import uvicorn
+
+    migrate(settings)
+    added = seed(settings)
+    print(f"database ready ({settings.sync_url.split('://')[0]}); seeded: {added}", flush=True)
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=True,
+        timeout_graceful_shutdown=args.grace,
+        log_level="info",
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m app", description="Tam Kỳ DX plan API")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("serve", help="migrate, seed, bootstrap and serve")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--grace", type=int, default=20, help="seconds in-flight requests get on SIGTERM")
+    sub.add_parser("migrate", help="apply Alembic migrations")
+    sub.add_parser("seed", help="load the plan's units and activities (idempotent) and bootstrap the admin")
+    p = sub.add_parser("create-user", help="create a user")
+    p.add_argument("--username", required=True)
+    p.add_argument("--password", required=True)
+    p.add_argument("--role", required=True, choices=["lead_office", "finance_office", "unit", "viewer"])
+    p.add_argument("--unit-code", required=True)
+    p.add_argument("--full-name")
+    p = sub.add_parser("create-client", help="create a machine client; prints its id and secret")
+    p.add_argument("--name", required=True)
+    p.add_argument("--role", required=True, choices=["lead_office", "finance_office", "unit", "viewer"])
+    p.add_argument("--unit-code", required=True)
+    args = parser.parse_args(argv)
+    try:
+        settings = get_settings()
+    except Exception as exc:  # a refused configuration is a message, not a traceback
+        sys.exit(f"configuration error: {exc}")
+    if args.command == "serve":
+        serve(settings, args)
+    elif args.command == "migrate":
+        migrate(settings)
+        print("migrated to head")
+    elif args.command == "seed":
+        print(f"seeded: {seed(settings)}")
+    elif args.command == "create-user":
+        migrate(settings)
+        create_user(settings, args)
+    elif args.command == "create-client":
+        migrate(settings)
+        create_client(settings, args)

@@ -1,0 +1,50 @@
+"""OpenAPI descriptions of the problem answers, so generated clients know every status code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class ProblemError(BaseModel):
+    loc: list[str | int]
+    msg: str
+
+
+class Problem(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[ProblemError] | None = None
+
+
+_DESCRIPTIONS = {
+    400: "Bad request",
+    401: "Missing, invalid or expired token",
+    403: "The caller's role may not do this, or the body names a unit outside its scope",
+    404: "No such record in the caller's scope",
+    406: "The requested media type is not offered",
+    409: "Conflict with the current state",
+    412: "If-Match does not match the current ETag",
+    413: "Body too large",
+    415: "Unsupported media type",
+    422: "Validation error",
+    429: "Rate limited",
+    503: "Database unavailable",
+}
+
+
+def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    out: dict[int | str, dict[str, Any]] = {}
+    for code in sorted({401, 422, 429, 503, *codes}):
+        out[code] = {
+            "model": Problem,
+            "description": _DESCRIPTIONS.get(code, "Error"),
+            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+    return out
+
+
+PUBLIC = {422: problems()[422], 503: problems()[503]}

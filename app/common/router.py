@@ -1,0 +1,158 @@
+"""Builds the five endpoints of a resource from its spec (thin: parse, call the service, answer).
+
+No `from __future__ import annotations` here: the endpoint signatures use the spec's classes at run time.
+"""
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Path, Query, Request, Response
+from pydantic import Field
+
+from app.auth.principal import CurrentPrincipal, Principal, require
+from app.common import resource as svc
+from app.common.csv_export import csv_stream, wants_csv
+from app.common.pagination import ListQuery, Page, next_link
+from app.common.resource import ResourceSpec, etag_of, to_read
+from app.common.responses import problems
+from app.common.types import MAX_INT64
+from app.db import DbConn
+from app.errors import Forbidden
+
+RecordId = Annotated[int, Path(ge=1, le=MAX_INT64, description="The record's id")]
+IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=200)]
+
+
+class RecordListQuery(ListQuery):
+    """Filters every operational-record list takes."""
+
+    unit_id: Annotated[int | None, Field(ge=1, le=MAX_INT64)] = None
+    from_: Annotated[date | None, Field(alias="from")] = None
+    to: date | None = None
+
+
+def set_etag(response: Response, spec: ResourceSpec, record: dict[str, Any]) -> None:
+    response.headers["ETag"] = etag_of(spec, record)
+
+
+def page_response(request: Request, response: Response, spec: ResourceSpec, rows, total, cursor) -> dict:
+    if cursor:
+        response.headers["Link"] = next_link(request, cursor)
+    return {"items": [to_read(spec, r) for r in rows], "total": total, "next_cursor": cursor}
+
+
+def stream_csv(request: Request, spec: ResourceSpec, principal: Principal, query, parent_id: int | None = None):
+    engine = request.app.state.engine
+
+    async def records():
+        async with engine.connect() as conn:
+            async for record in svc.iterate_all(conn, spec, principal, query, parent_id=parent_id):
+                yield to_read(spec, record)
+
+    return csv_stream(list(spec.read.model_fields), records(), spec.name)
+
+
+def crud_router(
+    spec: ResourceSpec,
+    *,
+    query_model: type = RecordListQuery,
+    ops: tuple[str, ...] = ("list", "get", "create", "update", "delete"),
+    tag: str | None = None,
+    singular: str | None = None,
+) -> APIRouter:
+    router = APIRouter(prefix=f"/{spec.name}", tags=[tag or spec.name])
+    plural = spec.name.replace("-", "_")
+    one = singular or plural.rstrip("s")
+    read_dep = require(spec.read_perm)
+    write_dep = require(spec.write_perm)
+    Read, Create, Update = spec.read, spec.create, spec.update
+
+    if "list" in ops:
+
+        @router.get(
+            "",
+            response_model=Page[Read],
+            operation_id=f"list_{plural}",
+            summary=f"List {spec.name}",
+            responses={**problems(403), 200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+            dependencies=[read_dep],
+        )
+        async def list_records(
+            request: Request,
+            response: Response,
+            conn: DbConn,
+            principal: CurrentPrincipal,
+            query: Annotated[query_model, Query()],
+        ):
+            if wants_csv(request):
+                return stream_csv(request, spec, principal, query)
+            rows, total, cursor = await svc.fetch_page(conn, spec, principal, query)
+            return page_response(request, response, spec, rows, total, cursor)
+
+    if "get" in ops:
+
+        @router.get(
+            "/{id}",
+            response_model=Read,
+            operation_id=f"get_{one}",
+            summary=f"Get one of {spec.name}",
+            responses=problems(403, 404),
+            dependencies=[read_dep],
+        )
+        async def get_record(id: RecordId, response: Response, conn: DbConn, principal: CurrentPrincipal):
+            record = await svc.load(conn, spec, principal, id)
+            set_etag(response, spec, record)
+            return to_read(spec, record)
+
+    if "create" in ops:
+
+        @router.post(
+            "",
+            response_model=Read,
+            status_code=201,
+            operation_id=f"create_{one}",
+            summary=f"Create one of {spec.name}",
+            responses=problems(403, 409, 413),
+            dependencies=[write_dep],
+        )
+        async def create_record(body: Create, request: Request, response: Response, conn: DbConn, principal: CurrentPrincipal):
+            record = await svc.create(conn, spec, principal, body)
+            set_etag(response, spec, record)
+            response.headers["Location"] = f"{request.url.path}/{record['id']}"
+            return to_read(spec, record)
+
+    if "update" in ops:
+
+        @router.patch(
+            "/{id}",
+            response_model=Read,
+            operation_id=f"update_{one}",
+            summary=f"Update one of {spec.name}",
+            responses=problems(403, 404, 409, 412, 413),
+            dependencies=[write_dep],
+        )
+        async def update_record(
+            id: RecordId, body: Update, response: Response, conn: DbConn, principal: CurrentPrincipal, if_match: IfMatch = None
+        ):
+            record = await svc.update_record(conn, spec, principal, id, body, if_match=if_match)
+            set_etag(response, spec, record)
+            return to_read(spec, record)
+
+    if "delete" in ops:
+
+        @router.delete(
+            "/{id}",
+            status_code=204,
+            operation_id=f"delete_{one}",
+            summary=f"Delete one of {spec.name}",
+            responses=problems(403, 404, 409, 412),
+            dependencies=[write_dep],
+        )
+        async def delete_record(id: RecordId, conn: DbConn, principal: CurrentPrincipal, if_match: IfMatch = None):
+            await svc.delete_record(conn, spec, principal, id, if_match=if_match)
+            return Response(status_code=204)
+
+    return router
+
+
+__all__ = ["Forbidden", "RecordId", "IfMatch", "RecordListQuery", "crud_router", "page_response", "set_etag", "stream_csv"]

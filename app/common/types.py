@@ -1,0 +1,63 @@
+"""Field types shared by every schema: they keep bad input a 422 instead of a database error."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+MAX_SAFE_INT = 2**53 - 1  # what a JavaScript client reads exactly
+MAX_INT64 = 2**63 - 1
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(_no_nul)]
+LongText = Annotated[str, StringConstraints(max_length=20_000), AfterValidator(_no_nul)]
+Ref = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(_no_nul)]
+Url = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_no_nul)]
+Id = Annotated[int, Field(ge=1, le=MAX_INT64)]
+Count = Annotated[int, Field(ge=0, le=2**31 - 1)]
+Vnd = Annotated[int, Field(ge=0, le=MAX_SAFE_INT)]
+Instant = AwareDatetime
+Month = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+Year = Annotated[int, Field(ge=1900, le=2999)]
+
+
+class Schema(BaseModel):
+    """Base of request bodies: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class ReadSchema(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+__all__ = [
+    "Count",
+    "Id",
+    "Instant",
+    "LongText",
+    "Month",
+    "Name",
+    "ReadSchema",
+    "Ref",
+    "Schema",
+    "Text",
+    "Url",
+    "Vnd",
+    "Year",
+    "date",
+]

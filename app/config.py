@@ -1,0 +1,77 @@
+"""Settings from the environment (prefix DX_)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import field_validator, model_validator
+from typing import Annotated
+
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_SECRET = "change-me-dev-only-secret-key-0000000000"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DX_", extra="ignore")
+
+    environment: str = "development"
+    database_url: str = f"sqlite:///{ROOT / 'var' / 'dx.db'}"
+    secret_key: str = DEFAULT_SECRET
+    # Older signing keys still accepted (by `kid`) so that a rotation logs nobody out.
+    previous_secret_keys: Annotated[list[str], NoDecode] = []
+    jwt_algorithm: str = "HS256"
+    jwt_issuer: str = "tamky-dx"
+    jwt_audience: str = "tamky-dx-api"
+    access_token_minutes: int = 60
+    cors_origins: Annotated[list[str], NoDecode] = []
+    bootstrap_admin_username: str | None = None
+    bootstrap_admin_password: str | None = None
+    max_body_bytes: int = 1024 * 1024
+    max_import_body_bytes: int = 64 * 1024 * 1024
+    db_pool_size: int = 10
+    statement_timeout_ms: int = 30_000
+    idempotency_hours: int = 24
+
+    @field_validator("cors_origins", "previous_secret_keys", mode="before")
+    @classmethod
+    def _split_list(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip().startswith("["):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> "Settings":
+        if self.environment != "development" and self.secret_key == DEFAULT_SECRET:
+            raise ValueError("DX_SECRET_KEY must be set outside development")
+        if len(self.secret_key) < 16:
+            raise ValueError("DX_SECRET_KEY must be at least 16 characters")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def sync_url(self) -> str:
+        """URL for Alembic and the CLI (synchronous drivers)."""
+        url = self.database_url
+        if url.startswith("sqlite+aiosqlite"):
+            url = "sqlite" + url[len("sqlite+aiosqlite"):]
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg" + url[len("postgresql"):]
+        return url
+
+    @property
+    def async_url(self) -> str:
+        url = self.sync_url
+        if url.startswith("sqlite://"):
+            url = "sqlite+aiosqlite" + url[len("sqlite"):]
+        return url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,188 @@
+"""One error base class and the handlers that turn every failure into RFC 9457 problem details."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("app.errors")
+
+PROBLEM_JSON = "application/problem+json"
+TITLES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    406: "Not Acceptable",
+    409: "Conflict",
+    412: "Precondition Failed",
+    413: "Content Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    428: "Precondition Required",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+class AppError(Exception):
+    """Base of every error the API answers on purpose."""
+
+    status = 400
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        status: int | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        if status is not None:
+            self.status = status
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers or {}
+
+
+class Unauthorized(AppError):
+    status = 401
+
+    def __init__(self, detail: str = "A valid bearer token is required.") -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(AppError):
+    status = 403
+
+
+class NotFound(AppError):
+    status = 404
+
+    def __init__(self, detail: str = "No such record.") -> None:
+        super().__init__(detail)
+
+
+class Conflict(AppError):
+    status = 409
+
+
+class PreconditionFailed(AppError):
+    status = 412
+
+
+class TooLarge(AppError):
+    status = 413
+
+
+class Invalid(AppError):
+    """422 for a rule on the data; `loc` names the field as in FastAPI's own errors."""
+
+    status = 422
+
+    def __init__(self, detail: str, loc: list[str | int] | tuple | None = None, errors: list | None = None) -> None:
+        if errors is None and loc is not None:
+            errors = [{"loc": list(loc), "msg": detail}]
+        super().__init__(detail, errors=errors)
+
+
+class Unavailable(AppError):
+    status = 503
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+    title: str | None = None,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title or TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = errors
+    return Response(
+        orjson.dumps(body, default=str),
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+def _clean_loc(loc: Any) -> list[Any]:
+    return [part for part in loc if not (isinstance(part, str) and part.startswith("function-"))]
+
+
+def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    out = []
+    for err in exc.errors():
+        msg = err.get("msg", "invalid")
+        if err.get("type") == "json_invalid":
+            msg = "Malformed JSON: " + str(err.get("ctx", {}).get("error", msg))
+        out.append({"loc": _clean_loc(err.get("loc", ())), "msg": msg})
+    return out
+
+
+async def _app_error(_: Request, exc: AppError) -> Response:
+    return problem(exc.status, exc.detail, errors=exc.errors, headers=exc.headers)
+
+
+async def _validation(_: Request, exc: RequestValidationError) -> Response:
+    errors = validation_errors(exc)
+    first = errors[0] if errors else {"loc": [], "msg": "invalid"}
+    where = ".".join(str(p) for p in first["loc"])
+    return problem(422, f"{where}: {first['msg']}" if where else first["msg"], errors=errors)
+
+
+async def _http(_: Request, exc: StarletteHTTPException) -> Response:
+    headers = dict(exc.headers or {})
+    detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "Error")
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = "No such resource."
+    return problem(exc.status_code, detail, headers=headers)
+
+
+async def _db_error(_: Request, exc: DBAPIError) -> Response:
+    if isinstance(exc, IntegrityError):
+        return problem(409, "The change conflicts with an existing record.")
+    if isinstance(exc, DataError):
+        return problem(422, "A value is out of range or malformed for its field.")
+    if isinstance(exc, OperationalError) or exc.connection_invalidated:
+        log.warning("database unavailable: %s", exc.__class__.__name__)
+        return problem(503, "The database is unavailable; try again shortly.", headers={"Retry-After": "1"})
+    log.exception("database error")
+    return problem(500, "An unexpected error occurred.")
+
+
+async def _pool_timeout(_: Request, exc: Exception) -> Response:
+    return problem(503, "The service is busy; try again shortly.", headers={"Retry-After": "1"})
+
+
+async def _unexpected(_: Request, exc: Exception) -> Response:
+    log.exception("unhandled error", exc_info=exc)
+    return problem(500, "An unexpected error occurred.")
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(DBAPIError, _db_error)
+    app.add_exception_handler(PoolTimeoutError, _pool_timeout)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,56 @@
+"""The app factory: routers, middleware, handlers; nothing else."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import ORJSONResponse
+
+from app import errors
+from app.config import Settings, get_settings
+from app.db import make_engine
+from app.middleware import BodyLimit, Idempotency, RequestContext
+from app.routers import API_ROUTERS
+from app.system.router import router as system_router
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.engine = make_engine(settings)
+        try:
+            yield
+        finally:
+            await app.state.engine.dispose()
+
+    app = FastAPI(
+        title="Tam Kỳ DX communication plan API",
+        version="1.0.0",
+        description="Runs and monitors Tam Kỳ city's 2021-2025 digital-transformation communication plan.",
+        lifespan=lifespan,
+        default_response_class=ORJSONResponse,
+    )
+    app.state.settings = settings
+    errors.install(app)
+    api = APIRouter(prefix="/api/v1")
+    for router in API_ROUTERS:
+        api.include_router(router)
+    app.include_router(api)
+    app.include_router(system_router)
+
+    app.add_middleware(Idempotency, settings=settings, engine_getter=lambda: app.state.engine)
+    app.add_middleware(BodyLimit, settings=settings)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["ETag", "Link", "X-Request-ID", "Location", "Idempotent-Replayed"],
+        )
+    app.add_middleware(RequestContext)
+    return app

@@ -1,0 +1,252 @@
+"""Pure ASGI middleware: request id and security headers, body size limit, idempotency, metrics."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from prometheus_client import Counter, Histogram
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.auth import tokens
+from app.common.context import request_id_var
+from app.config import Settings
+from app.db import utcnow
+from app.errors import problem
+from app.models import IdempotencyKey
+
+REQUESTS = Counter("dx_http_requests_total", "HTTP requests", ["method", "route", "status"])
+LATENCY = Histogram("dx_http_request_seconds", "HTTP request latency", ["method", "route"])
+idempotency_keys = IdempotencyKey.__table__
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+async def _send_problem(send: Send, status: int, detail: str, extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    response = problem(status, detail)
+    headers = [(k.encode(), v.encode()) for k, v in response.headers.items()] + (extra or [])
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": response.body})
+
+
+class RequestContext:
+    """X-Request-ID in and out, nosniff, metrics by route template, NUL bytes in the URL refused."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = _header(scope, b"x-request-id")
+        rid = incoming if incoming and len(incoming) <= 128 and incoming.isprintable() else uuid.uuid4().hex
+        token = request_id_var.set(rid)
+        started = time.perf_counter()
+        status_holder = {"status": 500}
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
+                headers.append((b"x-request-id", rid.encode()))
+                headers.append((b"x-content-type-options", b"nosniff"))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            raw = scope.get("raw_path") or scope["path"].encode()
+            if b"%00" in raw or b"%00" in scope.get("query_string", b"") or "\x00" in scope["path"]:
+                await _send_problem(send_wrapper, 422, "NUL bytes are not allowed in the URL.")
+                return
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", "unmatched")
+            REQUESTS.labels(scope["method"], template, str(status_holder["status"])).inc()
+            LATENCY.labels(scope["method"], template).observe(time.perf_counter() - started)
+            request_id_var.reset(token)
+
+
+class BodyLimit:
+    """413 for a body over the limit: by Content-Length up front, or while reading a chunked body."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.default = settings.max_body_bytes
+        self.imports = settings.max_import_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.imports if scope["path"].startswith("/api/v1/imports/") else self.default
+        length = _header(scope, b"content-length")
+        if length is not None:
+            if not length.isdigit():
+                await _send_problem(send, 400, "Content-Length is not a number.")
+                return
+            if int(length) > limit:
+                await _send_problem(send, 413, f"The body is larger than {limit} bytes.")
+                return
+        seen = 0
+        started = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        class _TooLarge(Exception):
+            pass
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send_wrapper)
+        except _TooLarge:
+            if not started:
+                await _send_problem(send, 413, f"The body is larger than {limit} bytes.")
+
+
+class Idempotency:
+    """`Idempotency-Key` on POST: the first answer is stored in the database (shared by all workers)
+    and replayed for the same key and body; another body is a 422, a retry while running a 409."""
+
+    RUNNING_STALE_AFTER = timedelta(minutes=15)
+
+    def __init__(self, app: ASGIApp, settings: Settings, engine_getter: Any) -> None:
+        self.app = app
+        self.settings = settings
+        self.engine_getter = engine_getter
+
+    def _principal(self, scope: Scope) -> str | None:
+        auth = _header(scope, b"authorization") or ""
+        if not auth.lower().startswith("bearer "):
+            return None
+        try:
+            claims = tokens.decode(self.settings, auth[7:].strip())
+        except Exception:
+            return None
+        return str(claims["sub"])[:64]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        key = _header(scope, b"idempotency-key")
+        principal = self._principal(scope) if key else None
+        if not key or principal is None:
+            await self.app(scope, receive, send)
+            return
+        if len(key) > 255 or not key.isprintable():
+            await _send_problem(send, 422, "Idempotency-Key must be at most 255 printable characters.")
+            return
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        digest = hashlib.sha256()
+        for part in (scope["path"].encode(), scope.get("query_string", b""), (_header(scope, b"content-type") or "").encode(), body):
+            digest.update(part + b"\x00")
+        request_hash = digest.hexdigest()
+        engine = self.engine_getter()
+        now = utcnow()
+        t = idempotency_keys
+        async with engine.begin() as conn:
+            await conn.execute(delete(t).where(t.c.expires_at < now))
+            row = (await conn.execute(select(t).where(t.c.principal == principal, t.c.key == key))).mappings().first()
+            if row is not None and row["state"] == "running" and row["created_at"] < now - self.RUNNING_STALE_AFTER:
+                # the worker that took this key died; let this retry run it again
+                await conn.execute(delete(t).where(t.c.id == row["id"]))
+                row = None
+            if row is None:
+                try:
+                    async with conn.begin_nested():
+                        await conn.execute(
+                            insert(t).values(
+                                principal=principal,
+                                key=key,
+                                request_hash=request_hash,
+                                state="running",
+                                created_at=now,
+                                expires_at=now + timedelta(hours=self.settings.idempotency_hours),
+                            )
+                        )
+                except IntegrityError:
+                    row = (await conn.execute(select(t).where(t.c.principal == principal, t.c.key == key))).mappings().first()
+        if row is not None:
+            if row["request_hash"] != request_hash:
+                await _send_problem(send, 422, "This Idempotency-Key was used with a different request.")
+            elif row["state"] == "running":
+                await _send_problem(send, 409, "A request with this Idempotency-Key is still being processed.")
+            else:
+                headers = [(b"content-type", (row["content_type"] or "application/json").encode()), (b"idempotent-replayed", b"true")]
+                await send({"type": "http.response.start", "status": row["status_code"], "headers": headers})
+                await send({"type": "http.response.body", "body": row["body"] or b""})
+            return
+
+        sent_body = False
+
+        async def replay_receive() -> Message:
+            nonlocal sent_body
+            if not sent_body:
+                sent_body = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        captured: dict[str, Any] = {"status": 500, "content_type": None, "body": []}
+
+        async def capture_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                captured["status"] = message["status"]
+                for k, v in message.get("headers", []):
+                    if k.lower() == b"content-type":
+                        captured["content_type"] = v.decode("latin-1")
+            elif message["type"] == "http.response.body":
+                captured["body"].append(message.get("body", b""))
+            await send(message)
+
+        done = False
+        try:
+            await self.app(scope, replay_receive, capture_send)
+            done = True
+        finally:
+            async with engine.begin() as conn:
+                keep = done and captured["status"] < 500 and captured["status"] not in (401, 409, 429)
+                if keep:
+                    await conn.execute(
+                        update(t)
+                        .where(t.c.principal == principal, t.c.key == key)
+                        .values(
+                            state="done",
+                            status_code=captured["status"],
+                            content_type=captured["content_type"],
+                            body=b"".join(captured["body"]),
+                        )
+                    )
+                else:
+                    await conn.execute(delete(t).where(t.c.principal == principal, t.c.key == key))

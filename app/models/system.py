@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.db import IdType, UTCDateTime
+
+
+class AuditEvent(SQLModel, table=True):
+    """One row for every write, import and transition, written in the same transaction."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_resource_resource_id", "resource", "resource_id"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+    actor_kind: str = Field(max_length=16, nullable=False)
+    actor_id: int | None = Field(default=None, sa_type=IdType)
+    actor_role: str | None = Field(default=None, max_length=32)
+    actor_unit_id: int | None = Field(default=None, sa_type=IdType)
+    action: str = Field(max_length=64, nullable=False)
+    resource: str = Field(max_length=64, nullable=False)
+    resource_id: int | None = Field(default=None, sa_type=IdType)
+    before: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
+    after: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
+    request_id: str | None = Field(default=None, max_length=128)
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """A POST's first answer, replayed for a retry with the same key (shared by every worker)."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("principal", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
+    principal: str = Field(max_length=64, nullable=False)
+    key: str = Field(max_length=255, nullable=False)
+    request_hash: str = Field(max_length=64, nullable=False)
+    state: str = Field(max_length=16, nullable=False)  # running | done
+    status_code: int | None = None
+    content_type: str | None = Field(default=None, max_length=255)
+    body: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
