@@ -6,7 +6,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import ORJSONResponse
 
 from app import errors
 from app.config import Settings, get_settings
@@ -32,7 +31,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         description="Runs and monitors Tam Kỳ city's 2021-2025 digital-transformation communication plan.",
         lifespan=lifespan,
-        default_response_class=ORJSONResponse,
     )
     app.state.settings = settings
     errors.install(app)
