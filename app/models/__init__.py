@@ -2,10 +2,37 @@
 
 from app.models.activities import Activity, ActivityReport, ActivityUnit
 from app.models.auth import ApiClient, User
+from app.models.budget import BudgetItem, BudgetRound, BudgetSubmission, BudgetTransition
+from app.models.records import (
+    Airing,
+    AnnualReport,
+    Broadcast,
+    Contest,
+    ContestEntry,
+    Forum,
+    SatisfactionSurvey,
+    Training,
+    TrainingParticipant,
+    UnitPlan,
+)
 from app.models.system import AuditEvent, IdempotencyKey
 from app.models.units import Unit
 
 __all__ = [
+    "Airing",
+    "AnnualReport",
+    "Broadcast",
+    "BudgetItem",
+    "BudgetRound",
+    "BudgetSubmission",
+    "BudgetTransition",
+    "Contest",
+    "ContestEntry",
+    "Forum",
+    "SatisfactionSurvey",
+    "Training",
+    "TrainingParticipant",
+    "UnitPlan",
     "Activity",
     "ActivityReport",
     "ActivityUnit",
