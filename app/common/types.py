@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
@@ -61,3 +62,19 @@ __all__ = [
     "Year",
     "date",
 ]
+
+
+class Topic(StrEnum):
+    """The plan's content items a-h."""
+
+    CONCEPTS = "concepts"
+    ROLES = "roles"
+    LEGAL_DOCUMENTS = "legal_documents"
+    SUCCESS_STORIES = "success_stories"
+    PROGRAMMES = "programmes"
+    COMMUNE_DX = "commune_dx"
+    SHARED_APPS = "shared_apps"
+    EXPERIENCE_SHARING = "experience_sharing"
+
+
+Topics = Annotated[list[Topic], Field(max_length=8)]
