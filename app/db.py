@@ -102,9 +102,8 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
 async def get_conn(request: Request) -> AsyncIterator[AsyncConnection]:
     """One transaction per request: committed when the endpoint returns, rolled back on error."""
     engine: AsyncEngine = request.app.state.engine
-    async with engine.connect() as conn:
-        async with conn.begin():
-            yield conn
+    async with engine.connect() as conn, conn.begin():
+        yield conn
 
 
 DbConn = Annotated[AsyncConnection, Depends(get_conn, scope="function")]

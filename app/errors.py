@@ -155,6 +155,10 @@ async def _http(_: Request, exc: StarletteHTTPException) -> Response:
     detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "Error")
     if exc.status_code == 404 and detail == "Not Found":
         detail = "No such resource."
+    if exc.status_code == 400 and detail == "There was an error parsing the body":
+        # undecodable bytes in a JSON or form body: malformed input is a 422 like any malformed JSON
+        return problem(422, "The body could not be parsed (malformed JSON or not UTF-8).",
+                       errors=[{"loc": ["body"], "msg": "malformed body"}])
     return problem(exc.status_code, detail, headers=headers)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 import uuid
 from datetime import timedelta
@@ -23,6 +24,7 @@ from app.models import IdempotencyKey
 REQUESTS = Counter("dx_http_requests_total", "HTTP requests", ["method", "route", "status"])
 LATENCY = Histogram("dx_http_request_seconds", "HTTP request latency", ["method", "route"])
 idempotency_keys = IdempotencyKey.__table__
+log = logging.getLogger("app")
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -54,9 +56,11 @@ class RequestContext:
         token = request_id_var.set(rid)
         started = time.perf_counter()
         status_holder = {"status": 500}
+        started = {"value": False}
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
+                started["value"] = True
                 status_holder["status"] = message["status"]
                 headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
                 headers.append((b"x-request-id", rid.encode()))
@@ -70,6 +74,12 @@ class RequestContext:
                 await _send_problem(send_wrapper, 422, "NUL bytes are not allowed in the URL.")
                 return
             await self.app(scope, receive, send_wrapper)
+        except Exception:
+            # answered here rather than by Starlette's outermost handler, so the 500 carries our headers too
+            log.exception("unhandled error")
+            status_holder["status"] = 500
+            if not started["value"]:
+                await _send_problem(send_wrapper, 500, "An unexpected error occurred.")
         finally:
             route = scope.get("route")
             template = getattr(route, "path", "unmatched")
@@ -101,30 +111,35 @@ class BodyLimit:
                 return
         seen = 0
         started = False
+        rejected = False
 
         async def send_wrapper(message: Message) -> None:
             nonlocal started
+            if rejected:
+                return  # the 413 has been sent; whatever the app answers is dropped
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
-        class _TooLarge(Exception):
-            pass
-
         async def limited_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, rejected
+            if rejected:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    raise _TooLarge
+                    if not started:
+                        await _send_problem(send, 413, f"The body is larger than {limit} bytes.")
+                    rejected = True
+                    return {"type": "http.disconnect"}
             return message
 
         try:
             await self.app(scope, limited_receive, send_wrapper)
-        except _TooLarge:
-            if not started:
-                await _send_problem(send, 413, f"The body is larger than {limit} bytes.")
+        except Exception:
+            if not rejected:
+                raise
 
 
 class Idempotency:

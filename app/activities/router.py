@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 
 from app.activities.schemas import ActivityQuery, ActivityReportCreate, ActivityReportQuery, ActivityReportRead
 from app.activities.service import report_spec, spec

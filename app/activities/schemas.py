@@ -6,9 +6,9 @@ from typing import Annotated
 
 from pydantic import Field
 
-from app.common.router import RecordListQuery
-from app.common.types import Count, Id, LongText, Ref, ReadSchema, Schema, Url
 from app.common.pagination import ListQuery
+from app.common.router import RecordListQuery
+from app.common.types import Count, Id, LongText, ReadSchema, Ref, Schema, Url
 
 
 class Frequency(StrEnum):

@@ -6,12 +6,12 @@ from pydantic import BaseModel, Field
 
 from app.auth.permissions import Perm
 from app.auth.principal import CurrentPrincipal, require
+from app.common import resource as svc
 from app.common.pagination import ListQuery, Page
 from app.common.resource import ResourceSpec
 from app.common.responses import problems
 from app.common.router import page_response
 from app.common.types import Id, Schema
-from app.common import resource as svc
 from app.db import DbConn
 from app.models import AuditEvent
 from app.timeutil import LOCAL_TZ

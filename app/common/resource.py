@@ -22,8 +22,8 @@ from app.auth.scope import scope_clause, units_in_scope
 from app.common import audit
 from app.common.pagination import decode_cursor, encode_cursor
 from app.db import utcnow
-from app.models import Unit
 from app.errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed
+from app.models import Unit
 from app.timeutil import LOCAL_TZ
 
 units = Unit.__table__

@@ -33,9 +33,8 @@ async def _rules(ctx: Ctx, data: dict[str, Any], existing: dict[str, Any] | None
         ref = data.get(field)
         if ref is not None and await ctx.conn.scalar(select(units.c.id).where(units.c.id == ref)) is None:
             raise Invalid(f"{field} {ref} is not a unit.", loc=["body", field])
-    if existing is not None and parent_id is not None:
-        if await in_subtree(ctx.conn, existing["id"], parent_id):
-            raise Invalid("parent_id would make the unit its own ancestor.", loc=["body", "parent_id"])
+    if existing is not None and parent_id is not None and await in_subtree(ctx.conn, existing["id"], parent_id):
+        raise Invalid("parent_id would make the unit its own ancestor.", loc=["body", "parent_id"])
     if existing is not None and data.get("merged_into_id") == existing["id"]:
         raise Invalid("A unit cannot be merged into itself.", loc=["body", "merged_into_id"])
     est, dis = data.get("established_on"), data.get("dissolved_on")
