@@ -4,6 +4,7 @@ from app.activities.router import router as activities_router
 from app.audit.router import router as audit_router
 from app.auth.router import clients_router, users_router
 from app.auth.router import router as auth_router
+from app.imports.router import router as imports_router
 from app.units.router import router as units_router
 
 API_ROUTERS = [
@@ -12,5 +13,6 @@ API_ROUTERS = [
     clients_router,
     units_router,
     activities_router,
+    imports_router,
     audit_router,
 ]

@@ -45,9 +45,35 @@ class Child:
 
 @dataclass
 class Ctx:
+    """What a rule may look at. Unit look-ups are cached, so that an import of 50,000 rows asks once per unit."""
+
     conn: AsyncConnection
     principal: Principal
     spec: ResourceSpec
+    _units: dict[int, dict[str, Any] | None] = field(default_factory=dict)
+    _scope: dict[int, bool] = field(default_factory=dict)
+
+    async def preload_units(self, unit_ids: set[int]) -> None:
+        wanted = [u for u in unit_ids if u not in self._units]
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            rows = {r["id"]: dict(r) for r in (await self.conn.execute(select(units).where(units.c.id.in_(chunk)))).mappings()}
+            for u in chunk:
+                self._units[u] = rows.get(u)
+            allowed = await units_in_scope(self.conn, self.principal, set(chunk))
+            for u in chunk:
+                self._scope[u] = u in allowed
+
+    async def unit(self, unit_id: int) -> dict[str, Any] | None:
+        """The unit's row (code, kind, parent_id, dates...), or None when there is no such unit."""
+        if unit_id not in self._units:
+            await self.preload_units({unit_id})
+        return self._units[unit_id]
+
+    async def in_scope(self, unit_id: int) -> bool:
+        if unit_id not in self._scope:
+            await self.preload_units({unit_id})
+        return self._scope[unit_id]
 
 
 Rule = Callable[[Ctx, dict[str, Any], dict[str, Any] | None], Awaitable[None]]
@@ -153,7 +179,7 @@ def list_clauses(spec: ResourceSpec, principal: Principal, query: BaseModel, par
     return clauses
 
 
-async def _attach_children(conn: AsyncConnection, spec: ResourceSpec, rows: list[dict[str, Any]]) -> None:
+async def attach_children(conn: AsyncConnection, spec: ResourceSpec, rows: list[dict[str, Any]]) -> None:
     if not spec.children or not rows:
         return
     ids = [r["id"] for r in rows]
@@ -191,7 +217,7 @@ async def fetch_page(
     if len(rows) > limit:
         rows = rows[:limit]
         next_cursor = encode_cursor(rows[-1]["id"])
-    await _attach_children(conn, spec, rows)
+    await attach_children(conn, spec, rows)
     return rows, int(total or 0), next_cursor
 
 
@@ -213,7 +239,7 @@ async def iterate_all(
         rows = [dict(r) for r in (await conn.execute(q)).mappings()]
         if not rows:
             return
-        await _attach_children(conn, spec, rows)
+        await attach_children(conn, spec, rows)
         for r in rows:
             yield r
         after = rows[-1]["id"]
@@ -241,7 +267,7 @@ async def load(
     if row is None:
         raise NotFound(f"No {spec.name} record with id {record_id}.")
     record = dict(row)
-    await _attach_children(conn, spec, [record])
+    await attach_children(conn, spec, [record])
     return record
 
 
@@ -254,9 +280,10 @@ async def _check_write_scope(ctx: Ctx, data: dict[str, Any], existing: dict[str,
         raise Forbidden(f"The role '{ctx.principal.role}' may not write {ctx.spec.name}.")
     col = ctx.spec.unit_column
     if col and data.get(col) is not None and (existing is None or data[col] != existing.get(col)):
-        if not await units_in_scope(ctx.conn, ctx.principal, {data[col]}):
+        if not await ctx.in_scope(data[col]):
             raise Forbidden(f"{col} {data[col]} is outside your unit's scope.")
-        await ensure_unit_exists(ctx.conn, data[col], col)
+        if await ctx.unit(data[col]) is None:
+            raise Invalid(f"{col} {data[col]} is not a unit.", loc=["body", col])
 
 
 async def ensure_unit_exists(conn: AsyncConnection, unit_id: int, field: str = "unit_id") -> None:
@@ -277,16 +304,19 @@ async def _check_natural_keys(ctx: Ctx, data: dict[str, Any], record_id: int | N
             raise Conflict(nk.message)
 
 
-async def _validate(ctx: Ctx, data: dict[str, Any], existing: dict[str, Any] | None) -> None:
+async def validate(ctx: Ctx, data: dict[str, Any], existing: dict[str, Any] | None, *, natural_keys: bool = True) -> None:
+    """Every check a write passes: who may write, server-owned fields, the resource's rules, natural keys.
+    The import engine calls it per row too (natural keys it checks for the whole file at once)."""
     await (ctx.spec.authorize_write or _check_write_scope)(ctx, data, existing)
     if ctx.spec.server_fields is not None:
         await ctx.spec.server_fields(ctx, data, existing)
     for rule in ctx.spec.rules:
         await rule(ctx, data, existing)
-    await _check_natural_keys(ctx, data, existing["id"] if existing else None)
+    if natural_keys:
+        await _check_natural_keys(ctx, data, existing["id"] if existing else None)
 
 
-def _split(spec: ResourceSpec, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def split_body(spec: ResourceSpec, data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     columns = set(spec.table.c.keys())
     child_fields = {c.field for c in spec.children}
     row = {k: v for k, v in data.items() if k in columns and k not in ("id", "version", "created_at", "updated_at")}
@@ -321,10 +351,10 @@ async def create(
     if spec.parent is not None and parent_id is not None:
         data[spec.parent[0]] = parent_id
     ctx = Ctx(conn, principal, spec)
-    await _validate(ctx, data, None)
+    await validate(ctx, data, None)
     if spec.derive is not None:
         data.update(spec.derive(data))
-    row, kids = _split(spec, data)
+    row, kids = split_body(spec, data)
     now = utcnow()
     row.update(created_at=now, updated_at=now, version=1)
     record_id = (await conn.execute(insert(spec.table).values(**row).returning(spec.table.c.id))).scalar_one()
@@ -352,11 +382,11 @@ async def update_record(
     changes = body.model_dump(exclude_unset=True) if isinstance(body, BaseModel) else dict(body)
     merged = {**existing, **changes}
     ctx = Ctx(conn, principal, spec)
-    await _validate(ctx, merged, existing)
+    await validate(ctx, merged, existing)
     if spec.derive is not None:
         merged.update(spec.derive(merged))
-    row, _ = _split(spec, merged)
-    _, kids = _split(spec, changes)
+    row, _ = split_body(spec, merged)
+    _, kids = split_body(spec, changes)
     row = {k: v for k, v in row.items() if existing.get(k) != v}
     before = to_read(spec, existing)
     result = await conn.execute(

@@ -1,0 +1,318 @@
+"""The one import engine: any resource's rows, validated exactly as its create/update endpoints validate
+them, matched on (unit, external_ref) (units: code) or id, and written all together or not at all."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import bindparam, delete, insert, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.auth.principal import Principal
+from app.common import audit
+from app.common.resource import Ctx, ResourceSpec, attach_children, split_body, validate, visible
+from app.db import utcnow
+from app.errors import AppError
+from app.imports.parsers import Parsed
+from app.models import Unit
+
+units = Unit.__table__
+META = {"created_at", "updated_at", "version"}
+CHUNK = 500
+
+
+@dataclass
+class ImportSpec:
+    """How one resource imports: its record spec and the key rows match on."""
+
+    spec: ResourceSpec
+    match_on: tuple[str, ...] = ("unit_id", "external_ref")
+    unit_code: bool = True  # rows may name their unit by `unit_code`
+
+
+@dataclass
+class RowError:
+    row: int
+    field: str
+    message: str
+
+
+@dataclass
+class Outcome:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+
+@dataclass
+class _Row:
+    number: int
+    raw: dict[str, Any]
+    existing: dict[str, Any] | None = None
+    data: dict[str, Any] | None = None  # validated: full record values for create, merged for update
+    changes: dict[str, Any] | None = None
+
+
+def _loc_field(loc: Iterable[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body",)]
+    return ".".join(parts)
+
+
+def _fields(model: type[BaseModel]) -> set[str]:
+    return set(model.model_fields)
+
+
+def allowed_columns(ispec: ImportSpec) -> tuple[set[str], set[str]]:
+    """(columns a row may set, read-only columns that are accepted and ignored)."""
+    spec = ispec.spec
+    writable = _fields(spec.create) | _fields(spec.update)
+    ignored = (_fields(spec.read) | META) - writable - {"id"}
+    return writable | {"id"} | ({"unit_code"} if ispec.unit_code else set()), ignored
+
+
+async def _chunked_select(conn: AsyncConnection, query_for_chunk, values: list) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for i in range(0, len(values), CHUNK):
+        out += [dict(r) for r in (await conn.execute(query_for_chunk(values[i : i + CHUNK]))).mappings()]
+    return out
+
+
+async def run_import(
+    conn: AsyncConnection, ispec: ImportSpec, principal: Principal, parsed: Parsed, *, dry_run: bool
+) -> Outcome:
+    spec = ispec.spec
+    t = spec.table
+    out = Outcome()
+    err = out.errors.append
+    for number, column, message in parsed.cell_errors:
+        err(RowError(number, column, message))
+
+    writable, ignored = allowed_columns(ispec)
+    rows: list[_Row] = []
+    for index, raw in enumerate(parsed.rows, start=1):
+        number = raw.pop("__row__", index)
+        unknown = sorted(k for k in raw if k not in writable and k not in ignored)
+        if unknown and parsed.columns is None:
+            for k in unknown:
+                err(RowError(number, k, "unknown field"))
+        kept = {k: v for k, v in raw.items() if k in writable}
+        for k, v in kept.items():
+            # ids from a spreadsheet cell arrive as text; match on them as numbers
+            if (k == "id" or k.endswith("_id")) and isinstance(v, str) and v.strip().isdigit() and len(v.strip()) < 19:
+                kept[k] = int(v.strip())
+        rows.append(_Row(number, kept))
+    if parsed.columns is not None:
+        for k in sorted(c for c in parsed.columns if c not in writable and c not in ignored):
+            err(RowError(0, k, "unknown column (row 0 is the header)"))
+
+    # unit_code -> unit_id
+    if ispec.unit_code and spec.unit_column:
+        codes = sorted({str(r.raw["unit_code"]) for r in rows if r.raw.get("unit_code") not in (None, "")})
+        found = {
+            row["code"]: row["id"]
+            for row in await _chunked_select(conn, lambda c: select(units.c.code, units.c.id).where(units.c.code.in_(c)), codes)
+        }
+        for r in rows:
+            code = r.raw.pop("unit_code", None)
+            if code in (None, ""):
+                continue
+            if str(code) not in found:
+                err(RowError(r.number, "unit_code", f"no unit has code {code!r}"))
+            elif r.raw.get(spec.unit_column) not in (None, found[str(code)]):
+                err(RowError(r.number, "unit_code", "unit_code and unit_id name different units"))
+            else:
+                r.raw[spec.unit_column] = found[str(code)]
+
+    # match: by id, else by the resource's key
+    by_id = sorted({r.raw["id"] for r in rows if isinstance(r.raw.get("id"), int)})
+    existing_by_id = {
+        rec["id"]: rec
+        for rec in await _chunked_select(conn, lambda ids: select(t).where(t.c.id.in_(ids), visible(spec, principal)), by_id)
+    }
+    key_cols = ispec.match_on
+    keys = sorted(
+        {tuple(r.raw.get(c) for c in key_cols) for r in rows if "id" not in r.raw and all(r.raw.get(c) is not None for c in key_cols)},
+        key=repr,
+    )
+    existing_by_key: dict[tuple, dict[str, Any]] = {}
+    if keys:
+        cols = [t.c[c] for c in key_cols]
+        for rec in await _chunked_select(conn, lambda ks: select(t).where(tuple_(*cols).in_(ks)), keys):
+            existing_by_key[tuple(rec[c] for c in key_cols)] = rec
+    seen_keys: dict[tuple, int] = {}
+    for r in rows:
+        if "id" in r.raw:
+            rid = r.raw["id"]
+            if not isinstance(rid, int) or rid not in existing_by_id:
+                err(RowError(r.number, "id", f"no record with id {rid!r} that you may change"))
+                continue
+            r.existing = existing_by_id[rid]
+            key = ("id", rid)
+        else:
+            key = tuple(r.raw.get(c) for c in key_cols)
+            if all(v is not None for v in key):
+                r.existing = existing_by_key.get(key)
+            else:
+                key = None
+        if key is not None:
+            if key in seen_keys:
+                err(RowError(r.number, key_cols[-1] if key[0] != "id" else "id", f"repeats row {seen_keys[key]} of this import"))
+                continue
+            seen_keys[key] = r.number
+
+    if spec.children:
+        await _load_children(conn, spec, [r.existing for r in rows if r.existing is not None])
+
+    # every unit the rows name, and whether it is in the caller's scope, in one query per 500 units
+    ctx = Ctx(conn, principal, spec)
+    if spec.unit_column:
+        named = {r.raw[spec.unit_column] for r in rows if isinstance(r.raw.get(spec.unit_column), int)}
+        named |= {r.existing[spec.unit_column] for r in rows if r.existing is not None}
+        await ctx.preload_units({u for u in named if 0 < u < 2**63})
+
+    failed = {e.row for e in out.errors}
+    for r in rows:
+        if r.number not in failed:
+            await _validate_row(ctx, ispec, r, err)
+
+    await _check_natural_keys(conn, spec, rows, err)
+    if out.errors:
+        out.errors.sort(key=lambda e: (e.row, e.field))
+        return out
+
+    creates = [r for r in rows if r.existing is None and r.data is not None]
+    updates = [r for r in rows if r.existing is not None and r.data is not None and _changed(spec, r)]
+    out.created, out.updated = len(creates), len(updates)
+    out.unchanged = len(rows) - len(creates) - len(updates)
+    if not dry_run:
+        await _write(conn, spec, creates, updates)
+        await audit.record(
+            conn, principal, action="import", resource=spec.name, resource_id=None,
+            after={"rows": len(rows), "created": out.created, "updated": out.updated, "unchanged": out.unchanged},
+        )
+    return out
+
+
+async def _load_children(conn: AsyncConnection, spec: ResourceSpec, records: list[dict[str, Any]]) -> None:
+    for i in range(0, len(records), CHUNK):
+        await attach_children(conn, spec, records[i : i + CHUNK])
+
+
+async def _validate_row(ctx: Ctx, ispec: ImportSpec, r: _Row, err) -> None:
+    spec = ispec.spec
+    body = {k: v for k, v in r.raw.items() if k != "id"}
+    model = spec.update if r.existing is not None else spec.create
+    try:
+        validated = model.model_validate(body)
+    except ValidationError as exc:
+        for e in exc.errors():
+            err(RowError(r.number, _loc_field(e["loc"]), e["msg"]))
+        return
+    changes = validated.model_dump(exclude_unset=r.existing is not None)
+    data = {**(r.existing or {}), **changes}
+    col = spec.unit_column
+    if col and data.get(col) is not None and not await ctx.in_scope(data[col]):
+        err(RowError(r.number, col, f"unit {data[col]} is outside your scope"))
+        return
+    try:
+        await validate(ctx, data, r.existing, natural_keys=False)
+    except AppError as exc:
+        field_name = _loc_field(exc.errors[0]["loc"]) if exc.errors else (col or "")
+        err(RowError(r.number, field_name, exc.detail))
+        return
+    r.data, r.changes = data, changes
+
+
+async def _check_natural_keys(conn: AsyncConnection, spec: ResourceSpec, rows: list[_Row], err) -> None:
+    t = spec.table
+    for nk in spec.natural_keys:
+        wanted: dict[tuple, _Row] = {}
+        for r in rows:
+            if r.data is None:
+                continue
+            key = tuple(r.data.get(c) for c in nk.columns)
+            if any(v is None for v in key):
+                continue
+            if key in wanted:
+                err(RowError(r.number, nk.columns[-1], f"{nk.message} (row {wanted[key].number} of this import)"))
+                continue
+            wanted[key] = r
+        if not wanted:
+            continue
+        cols = [t.c[c] for c in nk.columns]
+        found = await _chunked_select(conn, lambda ks: select(t.c.id, *cols).where(tuple_(*cols).in_(ks)), list(wanted))
+        for rec in found:
+            r = wanted[tuple(rec[c] for c in nk.columns)]
+            if r.existing is None or r.existing["id"] != rec["id"]:
+                err(RowError(r.number, nk.columns[-1], nk.message))
+
+
+def _changed(spec: ResourceSpec, r: _Row) -> bool:
+    assert r.existing is not None and r.changes is not None
+    return any(r.existing.get(k) != v for k, v in r.changes.items())
+
+
+async def _write(conn: AsyncConnection, spec: ResourceSpec, creates: list[_Row], updates: list[_Row]) -> None:
+    t = spec.table
+    now = utcnow()
+    if creates:
+        payload = []
+        for r in creates:
+            data = dict(r.data)
+            if spec.derive is not None:
+                data.update(spec.derive(data))
+            row, _ = split_body(spec, data)
+            payload.append({**row, "created_at": now, "updated_at": now, "version": 1})
+        columns = sorted({k for p in payload for k in p})
+        payload = [{c: p.get(c) for c in columns} for p in payload]
+        ids: list[int] = []
+        for i in range(0, len(payload), 5000):
+            result = await conn.execute(insert(t).returning(t.c.id, sort_by_parameter_order=True), payload[i : i + 5000])
+            ids += [row[0] for row in result]
+        await _write_children(conn, spec, [(rid, r.data) for rid, r in zip(ids, creates, strict=True)], replace=False)
+    if updates:
+        params = []
+        for r in updates:
+            data = dict(r.data)
+            if spec.derive is not None:
+                data.update(spec.derive(data))
+            row, _ = split_body(spec, data)
+            params.append({**{f"v_{k}": v for k, v in row.items()}, "b_id": r.existing["id"], "b_version": r.existing["version"] + 1})
+        columns = sorted({k[2:] for p in params for k in p if k.startswith("v_")})
+        stmt = (
+            update(t)
+            .where(t.c.id == bindparam("b_id"))
+            .values({**{c: bindparam(f"v_{c}") for c in columns}, "updated_at": now, "version": bindparam("b_version")})
+        )
+        params = [{**{f"v_{c}": p.get(f"v_{c}") for c in columns}, "b_id": p["b_id"], "b_version": p["b_version"]} for p in params]
+        for i in range(0, len(params), 5000):
+            await conn.execute(stmt, params[i : i + 5000])
+        await _write_children(
+            conn, spec, [(r.existing["id"], r.changes) for r in updates], replace=True
+        )
+
+
+async def _write_children(conn: AsyncConnection, spec: ResourceSpec, items: list[tuple[int, dict[str, Any]]], *, replace: bool) -> None:
+    for child in spec.children:
+        ct = child.table
+        touched = [(rid, data[child.field]) for rid, data in items if child.field in data]
+        if not touched:
+            continue
+        if replace:
+            ids = [rid for rid, _ in touched]
+            for i in range(0, len(ids), CHUNK):
+                q = delete(ct).where(ct.c[child.parent_fk].in_(ids[i : i + CHUNK]))
+                for k, v in child.fixed.items():
+                    q = q.where(ct.c[k] == v)
+                await conn.execute(q)
+        rows = [
+            {**row, **child.fixed, child.parent_fk: rid}
+            for rid, value in touched
+            for row in child.to_rows(value or [])
+        ]
+        for i in range(0, len(rows), 5000):
+            await conn.execute(insert(ct), rows[i : i + 5000])

@@ -1,0 +1,104 @@
+from typing import Annotated, Any, Literal, get_args, get_origin
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from app.auth.permissions import Perm
+from app.auth.principal import CurrentPrincipal, require
+from app.common.responses import problems
+from app.db import DbConn
+from app.errors import AppError, Forbidden
+from app.imports.engine import Outcome, run_import
+from app.imports.parsers import MAX_ROWS, parse
+from app.imports.registry import ImportResource, import_spec
+
+router = APIRouter(prefix="/imports", tags=["imports"])
+
+
+class ImportError_(BaseModel):
+    row: int
+    field: str
+    message: str
+
+
+class ImportResult(BaseModel):
+    resource: str
+    dry_run: bool
+    status: Literal["committed", "validated", "rejected"]
+    created: int
+    updated: int
+    unchanged: int
+    errors: list[ImportError_]
+
+
+def _list_fields(model: type[BaseModel]) -> set[str]:
+    out = set()
+    for name, f in model.model_fields.items():
+        ann = f.annotation
+        candidates = [ann, *get_args(ann)]
+        if any(get_origin(c) is list or c is list for c in candidates):
+            out.add(name)
+    return out
+
+
+def _result(resource: str, dry_run: bool, outcome: Outcome) -> dict[str, Any]:
+    rejected = bool(outcome.errors)
+    return {
+        "resource": resource,
+        "dry_run": dry_run,
+        "status": "rejected" if rejected else ("validated" if dry_run else "committed"),
+        "created": 0 if rejected else outcome.created,
+        "updated": 0 if rejected else outcome.updated,
+        "unchanged": 0 if rejected else outcome.unchanged,
+        "errors": [{"row": e.row, "field": e.field, "message": e.message} for e in outcome.errors],
+    }
+
+
+@router.post(
+    "/{resource}",
+    response_model=ImportResult,
+    operation_id="import_rows",
+    summary="Import rows of a resource (JSON, CSV or XLSX): all written or none",
+    description=(
+        f"At most {MAX_ROWS} rows. JSON `{{\"rows\": [...]}}` (each row shaped like the resource's create body), "
+        "`text/csv` (UTF-8, header row; list fields as JSON in their cell) or an `.xlsx` workbook (first sheet). "
+        "Rows match on `id`, else on (`unit_id`, `external_ref`) (units: `code`); a row may name its unit by "
+        "`unit_code`. Errors name their 1-based row (0: the header) and field. 200 when committed or validated "
+        "(`dry_run=true`), 422 with every error when rejected (nothing written)."
+    ),
+    responses={
+        **problems(403, 409, 413, 415),
+        422: {"model": ImportResult, "description": "Rejected: every row error (nothing was written), or a malformed body"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"type": "object", "properties": {"rows": {"type": "array", "items": {"type": "object"}}}, "required": ["rows"]}},
+                "text/csv": {"schema": {"type": "string"}},
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    },
+    dependencies=[require(Perm.IMPORT)],
+)
+async def import_rows(
+    resource: Annotated[ImportResource, Path(description="the collection to import into")],
+    request: Request,
+    conn: DbConn,
+    principal: CurrentPrincipal,
+    dry_run: Annotated[bool, Query(description="validate everything, write nothing")] = False,
+):
+    if resource is ImportResource.UNITS and not principal.can(Perm.IMPORT_UNITS):
+        raise Forbidden("Only the lead office imports units.")
+    ispec = import_spec(resource)
+    if ispec is None:
+        raise AppError(f"Importing {resource.value} is not available yet.", status=404)
+    body = await request.body()
+    parsed = parse(body, request.headers.get("content-type", ""), _list_fields(ispec.spec.create))
+    outcome = await run_import(conn, ispec, principal, parsed, dry_run=dry_run)
+    result = _result(resource.value, dry_run, outcome)
+    if outcome.errors:
+        return JSONResponse(result, status_code=422)
+    return result
