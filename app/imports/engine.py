@@ -244,7 +244,7 @@ async def _check_natural_keys(conn: AsyncConnection, spec: ResourceSpec, rows: l
         if not wanted:
             continue
         cols = [t.c[c] for c in nk.columns]
-        found = await _chunked_select(conn, lambda ks: select(t.c.id, *cols).where(tuple_(*cols).in_(ks)), list(wanted))
+        found = await _chunked_select(conn, lambda ks, cols=cols: select(t.c.id, *cols).where(tuple_(*cols).in_(ks)), list(wanted))
         for rec in found:
             r = wanted[tuple(rec[c] for c in nk.columns)]
             if r.existing is None or r.existing["id"] != rec["id"]:
