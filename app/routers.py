@@ -4,6 +4,8 @@ from app.activities.router import router as activities_router
 from app.audit.router import router as audit_router
 from app.auth.router import clients_router, users_router
 from app.auth.router import router as auth_router
+from app.budget.router import rounds_router as budget_rounds_router
+from app.budget.router import router as budget_submissions_router
 from app.units.router import router as units_router
 
 API_ROUTERS = [
@@ -12,5 +14,7 @@ API_ROUTERS = [
     clients_router,
     units_router,
     activities_router,
+    budget_rounds_router,
+    budget_submissions_router,
     audit_router,
 ]
