@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import threading
+
 import pytest
 
 from tests.conftest import BACKEND
@@ -50,7 +51,11 @@ def new_draft(api, round_id: int, items=None, **extra) -> dict:
 
 
 def act(api, sub_id: int, action: str, body: dict | None = None, expect: int = 200, **kw) -> dict:
-    r = api.post(f"{SUBS}/{sub_id}/{action}", json=body, **kw) if body is not None else api.post(f"{SUBS}/{sub_id}/{action}", **kw)
+    r = (
+        api.post(f"{SUBS}/{sub_id}/{action}", json=body, **kw)
+        if body is not None
+        else api.post(f"{SUBS}/{sub_id}/{action}", **kw)
+    )
     assert r.status_code == expect, f"{action}: {r.text}"
     return r.json()
 
@@ -70,7 +75,15 @@ GOOD_BODY = {
     "approve": {"approved_total_vnd": 100_000, "decision_number": "99/QĐ-UBND", "decision_date": "2021-10-01"},
     "reject": {"note": "Không phù hợp kế hoạch"},
 }
-ACTOR = {"submit": "ward", "withdraw": "ward", "return": "lead", "forward": "lead", "appraise": "finance", "approve": "finance", "reject": "finance"}
+ACTOR = {
+    "submit": "ward",
+    "withdraw": "ward",
+    "return": "lead",
+    "forward": "lead",
+    "appraise": "finance",
+    "approve": "finance",
+    "reject": "finance",
+}
 SOURCES = {
     "submit": {"draft", "returned"},
     "withdraw": {"draft", "submitted", "returned"},
@@ -116,7 +129,13 @@ def by_status(actors) -> dict[str, dict]:
 
 
 def test_h2_2021_round_end_to_end(world, lead, finance, viewer, ward, other_ward):
-    everyone = {"lead_office": lead, "finance_office": finance, "viewer": viewer, "unit": ward, "other_ward": other_ward}
+    everyone = {
+        "lead_office": lead,
+        "finance_office": finance,
+        "viewer": viewer,
+        "unit": ward,
+        "other_ward": other_ward,
+    }
 
     def allowed_by_role(sub_id):
         return {name: allowed(api, sub_id) for name, api in everyone.items()}
@@ -154,7 +173,9 @@ def test_h2_2021_round_end_to_end(world, lead, finance, viewer, ward, other_ward
     }  # fmt: skip
 
     # the ward edits and resubmits
-    r = ward.patch(f"{SUBS}/{sid}", json={"items": EDITED_ITEMS}, headers={"If-Match": ward.get(f"{SUBS}/{sid}").headers["ETag"]})
+    r = ward.patch(
+        f"{SUBS}/{sid}", json={"items": EDITED_ITEMS}, headers={"If-Match": ward.get(f"{SUBS}/{sid}").headers["ETag"]}
+    )
     assert r.status_code == 200, r.text
     assert [i["amount_vnd"] for i in r.json()["items"]] == [3_000_000, 15_750_000, 5_400_000]
     assert r.json()["requested_total_vnd"] == 24_150_000
@@ -172,15 +193,33 @@ def test_h2_2021_round_end_to_end(world, lead, finance, viewer, ward, other_ward
 
     # finance appraises lower than requested, then approves with a decision
     sub = act(finance, sid, "appraise", {"appraised_total_vnd": 21_000_000, "note": "Giảm đơn giá tờ rơi"})
-    assert (sub["status"], sub["appraised_total_vnd"], sub["requested_total_vnd"]) == ("appraised", 21_000_000, 24_150_000)
+    assert (sub["status"], sub["appraised_total_vnd"], sub["requested_total_vnd"]) == (
+        "appraised",
+        21_000_000,
+        24_150_000,
+    )
     assert allowed_by_role(sid)["finance_office"] == ["approve", "reject"]
-    r = finance.post(f"{SUBS}/{sid}/approve", json={"approved_total_vnd": 21_000_001, "decision_number": "1", "decision_date": "2021-10-20"})
+    r = finance.post(
+        f"{SUBS}/{sid}/approve",
+        json={"approved_total_vnd": 21_000_001, "decision_number": "1", "decision_date": "2021-10-20"},
+    )
     assert r.status_code == 422 and "approved_total_vnd" in r.text, r.text
-    sub = act(finance, sid, "approve", {"approved_total_vnd": 20_500_000, "decision_number": "1234/QĐ-UBND", "decision_date": "2021-10-20"})
+    sub = act(
+        finance,
+        sid,
+        "approve",
+        {"approved_total_vnd": 20_500_000, "decision_number": "1234/QĐ-UBND", "decision_date": "2021-10-20"},
+    )
     assert sub["status"] == "approved"
     assert (sub["appraised_total_vnd"], sub["approved_total_vnd"]) == (21_000_000, 20_500_000)
     assert (sub["decision_number"], sub["decision_date"]) == ("1234/QĐ-UBND", "2021-10-20")
-    assert allowed_by_role(sid) == {"lead_office": [], "finance_office": [], "viewer": [], "unit": [], "other_ward": 404}
+    assert allowed_by_role(sid) == {
+        "lead_office": [],
+        "finance_office": [],
+        "viewer": [],
+        "unit": [],
+        "other_ward": 404,
+    }
 
     # history: every transition, oldest first, with its actor and note
     history = viewer.get(f"{SUBS}/{sid}").json()["history"]
@@ -192,27 +231,72 @@ def test_h2_2021_round_end_to_end(world, lead, finance, viewer, ward, other_ward
         ("appraise", "forwarded", "appraised"),
         ("approve", "appraised", "approved"),
     ]
-    assert [h["actor"]["role"] for h in history] == ["unit", "lead_office", "unit", "lead_office", "finance_office", "finance_office"]
-    assert [h["actor"]["unit_id"] for h in history] == [ward.unit_id, lead.unit_id, ward.unit_id, lead.unit_id, finance.unit_id, finance.unit_id]
-    assert history[1]["actor"] == {"kind": "user", "id": lead.principal["id"], "role": "lead_office", "unit_id": lead.unit_id}
+    assert [h["actor"]["role"] for h in history] == [
+        "unit",
+        "lead_office",
+        "unit",
+        "lead_office",
+        "finance_office",
+        "finance_office",
+    ]
+    assert [h["actor"]["unit_id"] for h in history] == [
+        ward.unit_id,
+        lead.unit_id,
+        ward.unit_id,
+        lead.unit_id,
+        finance.unit_id,
+        finance.unit_id,
+    ]
+    assert history[1]["actor"] == {
+        "kind": "user",
+        "id": lead.principal["id"],
+        "role": "lead_office",
+        "unit_id": lead.unit_id,
+    }
     assert [h["note"] for h in history] == [None, note, None, None, "Giảm đơn giá tờ rơi", None]
     assert [h["at"] for h in history] == sorted(h["at"] for h in history)
 
     # another ward's draft does not count; the lead office's own submission (P-VHTT) does
     new_draft(other_ward, rnd["id"], items=[{"description": "Tờ rơi", "quantity": 1, "unit_cost_vnd": 999_999}])
-    own = new_draft(lead, rnd["id"], items=[{"description": "Hội nghị tổng kết", "quantity": 1, "unit_cost_vnd": 7_000_000}])
+    own = new_draft(
+        lead, rnd["id"], items=[{"description": "Hội nghị tổng kết", "quantity": 1, "unit_cost_vnd": 7_000_000}]
+    )
     act(lead, own["id"], "submit")
 
     expected = {
         "round_id": rnd["id"],
         "by_status": [
-            {"status": "approved", "count": 1, "requested_total_vnd": 24_150_000, "appraised_total_vnd": 21_000_000, "approved_total_vnd": 20_500_000},
-            {"status": "submitted", "count": 1, "requested_total_vnd": 7_000_000, "appraised_total_vnd": 0, "approved_total_vnd": 0},
+            {
+                "status": "approved",
+                "count": 1,
+                "requested_total_vnd": 24_150_000,
+                "appraised_total_vnd": 21_000_000,
+                "approved_total_vnd": 20_500_000,
+            },
+            {
+                "status": "submitted",
+                "count": 1,
+                "requested_total_vnd": 7_000_000,
+                "appraised_total_vnd": 0,
+                "approved_total_vnd": 0,
+            },
         ],
         "by_unit": sorted(
             [
-                {"unit_id": ward.unit_id, "count": 1, "requested_total_vnd": 24_150_000, "appraised_total_vnd": 21_000_000, "approved_total_vnd": 20_500_000},
-                {"unit_id": lead.unit_id, "count": 1, "requested_total_vnd": 7_000_000, "appraised_total_vnd": 0, "approved_total_vnd": 0},
+                {
+                    "unit_id": ward.unit_id,
+                    "count": 1,
+                    "requested_total_vnd": 24_150_000,
+                    "appraised_total_vnd": 21_000_000,
+                    "approved_total_vnd": 20_500_000,
+                },
+                {
+                    "unit_id": lead.unit_id,
+                    "count": 1,
+                    "requested_total_vnd": 7_000_000,
+                    "appraised_total_vnd": 0,
+                    "approved_total_vnd": 0,
+                },
             ],
             key=lambda u: u["unit_id"],
         ),
@@ -229,10 +313,22 @@ def test_h2_2021_round_end_to_end(world, lead, finance, viewer, ward, other_ward
     r = lead.get("/api/v1/audit-events", params={"resource": "budget-submissions", "resource_id": sid, "limit": 100})
     assert r.status_code == 200, r.text
     events = r.json()["items"]
-    assert [e["action"] for e in events] == ["create", "submit", "return", "update", "submit", "forward", "appraise", "approve"]
+    assert [e["action"] for e in events] == [
+        "create",
+        "submit",
+        "return",
+        "update",
+        "submit",
+        "forward",
+        "appraise",
+        "approve",
+    ]
     assert events[-1]["before"]["status"] == "appraised" and events[-1]["after"]["status"] == "approved"
     assert events[-1]["actor"]["role"] == "finance_office"
-    assert events[3]["before"]["requested_total_vnd"] == 43_750_000 and events[3]["after"]["requested_total_vnd"] == 24_150_000
+    assert (
+        events[3]["before"]["requested_total_vnd"] == 43_750_000
+        and events[3]["after"]["requested_total_vnd"] == 24_150_000
+    )
 
 
 def test_summary_counts_on_time_and_sums_null_amounts_as_zero(lead, ward, other_ward, finance):
@@ -249,9 +345,27 @@ def test_summary_counts_on_time_and_sums_null_amounts_as_zero(lead, ward, other_
     assert r.status_code == 200, r.text
     s = r.json()
     assert s["by_status"] == [
-        {"status": "appraised", "count": 1, "requested_total_vnd": 3_000_000, "appraised_total_vnd": 2_500_000, "approved_total_vnd": 0},
-        {"status": "submitted", "count": 1, "requested_total_vnd": 500_000, "appraised_total_vnd": 0, "approved_total_vnd": 0},
-        {"status": "withdrawn", "count": 1, "requested_total_vnd": 500_000, "appraised_total_vnd": 0, "approved_total_vnd": 0},
+        {
+            "status": "appraised",
+            "count": 1,
+            "requested_total_vnd": 3_000_000,
+            "appraised_total_vnd": 2_500_000,
+            "approved_total_vnd": 0,
+        },
+        {
+            "status": "submitted",
+            "count": 1,
+            "requested_total_vnd": 500_000,
+            "appraised_total_vnd": 0,
+            "approved_total_vnd": 0,
+        },
+        {
+            "status": "withdrawn",
+            "count": 1,
+            "requested_total_vnd": 500_000,
+            "appraised_total_vnd": 0,
+            "approved_total_vnd": 0,
+        },
     ]
     assert {u["unit_id"]: (u["count"], u["requested_total_vnd"]) for u in s["by_unit"]} == {
         ward.unit_id: (1, 3_000_000),
@@ -287,7 +401,9 @@ def test_a_move_from_the_wrong_status_is_409_naming_the_status(action, actors, b
 
 @pytest.mark.parametrize("action", list(SOURCES))
 def test_a_role_that_may_never_make_the_move_gets_403(action, actors, by_status):
-    allowed_roles = {"submit": {"ward"}, "withdraw": {"ward"}, "return": {"lead"}, "forward": {"lead"}}.get(action, {"finance"})
+    allowed_roles = {"submit": {"ward"}, "withdraw": {"ward"}, "return": {"lead"}, "forward": {"lead"}}.get(
+        action, {"finance"}
+    )
     for status in sorted(SOURCES[action] - {"draft"}):
         sub = by_status[status]
         for name in ("lead", "finance", "viewer"):
@@ -322,7 +438,13 @@ def test_lead_office_submits_only_for_its_own_unit(lead, ward):
 
 def test_transitions_on_a_draft_seen_by_its_own_unit_alone_are_404(actors, by_status):
     sub = by_status["draft"]
-    for name, action in (("lead", "return"), ("lead", "forward"), ("finance", "appraise"), ("viewer", "submit"), ("other_ward", "submit")):
+    for name, action in (
+        ("lead", "return"),
+        ("lead", "forward"),
+        ("finance", "appraise"),
+        ("viewer", "submit"),
+        ("other_ward", "submit"),
+    ):
         r = actors[name].post(f"{SUBS}/{sub['id']}/{action}", json=GOOD_BODY[action])
         assert r.status_code == 404, f"{name} {action}: {r.text}"
     assert actors["ward"].post(f"{SUBS}/999999999/submit").status_code == 404
@@ -368,7 +490,12 @@ def test_approve_may_equal_the_appraised_total(lead, ward, finance):
     sub = new_draft(ward, rnd["id"])
     for action, body in (("submit", None), ("forward", None), ("appraise", {"appraised_total_vnd": 150_000})):
         act({"submit": ward, "forward": lead, "appraise": finance}[action], sub["id"], action, body)
-    sub = act(finance, sub["id"], "approve", {"approved_total_vnd": 150_000, "decision_number": "7/QĐ", "decision_date": "2023-07-01"})
+    sub = act(
+        finance,
+        sub["id"],
+        "approve",
+        {"approved_total_vnd": 150_000, "decision_number": "7/QĐ", "decision_date": "2023-07-01"},
+    )
     assert sub["approved_total_vnd"] == 150_000
 
 
@@ -424,12 +551,27 @@ def test_own_unit_means_exactly_the_unit_not_its_villages(world, lead, ward):
     assert village_user.get(f"{SUBS}/{wards['id']}").status_code == 404
     assert ward.get(f"{SUBS}/{villages['id']}").status_code == 404
     assert ward.get(SUBS, params={"round_id": rnd["id"]}).json()["total"] == 1
-    r = ward.post(SUBS, json={"round_id": rnd["id"], "unit_id": village["id"], "title": "t", "funding_source": "other", "items": [{"description": "d", "quantity": 1, "unit_cost_vnd": 1}]})
+    r = ward.post(
+        SUBS,
+        json={
+            "round_id": rnd["id"],
+            "unit_id": village["id"],
+            "title": "t",
+            "funding_source": "other",
+            "items": [{"description": "d", "quantity": 1, "unit_cost_vnd": 1}],
+        },
+    )
     assert r.status_code == 403, r.text
 
 
 def test_only_the_own_unit_creates_and_edits_in_draft_or_returned(lead, finance, viewer, ward, other_ward, by_status):
-    body = {"round_id": by_status["draft"]["round_id"], "unit_id": ward.unit_id, "title": "t", "funding_source": "ward_budget", "items": [{"description": "d", "quantity": 1, "unit_cost_vnd": 1}]}
+    body = {
+        "round_id": by_status["draft"]["round_id"],
+        "unit_id": ward.unit_id,
+        "title": "t",
+        "funding_source": "ward_budget",
+        "items": [{"description": "d", "quantity": 1, "unit_cost_vnd": 1}],
+    }
     for api in (finance, viewer, other_ward, lead):
         assert api.post(SUBS, json=body).status_code == 403, api.principal
     for status, sub in by_status.items():
@@ -450,7 +592,14 @@ def test_only_the_own_unit_creates_and_edits_in_draft_or_returned(lead, finance,
 
 def test_a_patch_cannot_null_a_required_field_or_change_the_unit(ward, by_status):
     sid = by_status["draft"]["id"]
-    for body in ({"title": None}, {"items": None}, {"round_id": None}, {"funding_source": None}, {"unit_id": 5}, {"items": []}):
+    for body in (
+        {"title": None},
+        {"items": None},
+        {"round_id": None},
+        {"funding_source": None},
+        {"unit_id": 5},
+        {"items": []},
+    ):
         r = ward.patch(f"{SUBS}/{sid}", json=body)
         assert r.status_code == 422, f"{body}: {r.text}"
 
@@ -459,14 +608,35 @@ def test_money_beyond_2_pow_53_minus_1_is_422_naming_the_item_or_total(lead, war
     rnd = new_round(lead, period="2025-H2")
 
     def post(items):
-        return ward.post(SUBS, json={"round_id": rnd["id"], "unit_id": ward.unit_id, "title": "t", "funding_source": "other", "items": items})
+        return ward.post(
+            SUBS,
+            json={
+                "round_id": rnd["id"],
+                "unit_id": ward.unit_id,
+                "title": "t",
+                "funding_source": "other",
+                "items": items,
+            },
+        )
 
     r = post([{"description": "ok", "quantity": 1, "unit_cost_vnd": MAX}])
     assert r.status_code == 201 and r.json()["requested_total_vnd"] == MAX, r.text
-    r = post([{"description": "ok", "quantity": 1, "unit_cost_vnd": 1}, {"description": "big", "quantity": 2, "unit_cost_vnd": 2**52}])
+    r = post(
+        [
+            {"description": "ok", "quantity": 1, "unit_cost_vnd": 1},
+            {"description": "big", "quantity": 2, "unit_cost_vnd": 2**52},
+        ]
+    )
     assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "items", 1, "unit_cost_vnd"], r.text
-    r = post([{"description": "a", "quantity": 1, "unit_cost_vnd": MAX}, {"description": "b", "quantity": 1, "unit_cost_vnd": 1}])
-    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "items"] and "total" in r.json()["detail"], r.text
+    r = post(
+        [
+            {"description": "a", "quantity": 1, "unit_cost_vnd": MAX},
+            {"description": "b", "quantity": 1, "unit_cost_vnd": 1},
+        ]
+    )
+    assert (
+        r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "items"] and "total" in r.json()["detail"]
+    ), r.text
     r = post([{"description": "a", "quantity": 1, "unit_cost_vnd": MAX + 1}])
     assert r.status_code == 422 and r.json()["errors"][0]["loc"][-1] == "unit_cost_vnd", r.text
     r = post([{"description": "a", "quantity": 2**31, "unit_cost_vnd": 1}])
@@ -496,7 +666,13 @@ def test_money_beyond_2_pow_53_minus_1_is_422_naming_the_item_or_total(lead, war
     ],
 )
 def test_float_or_bad_item_numbers_are_422(item, field, lead, ward, by_status):
-    body = {"round_id": by_status["draft"]["round_id"], "unit_id": ward.unit_id, "title": "t", "funding_source": "other", "items": [item]}
+    body = {
+        "round_id": by_status["draft"]["round_id"],
+        "unit_id": ward.unit_id,
+        "title": "t",
+        "funding_source": "other",
+        "items": [item],
+    }
     r = ward.post(SUBS, json=body)
     assert r.status_code == 422, r.text
     assert r.json()["errors"][0]["loc"][:3] == ["body", "items", 0] and field in r.json()["errors"][0]["loc"], r.text
@@ -519,7 +695,13 @@ def test_float_or_bad_item_numbers_are_422(item, field, lead, ward, by_status):
     ],
 )
 def test_server_owned_fields_in_a_body_are_422(extra, ward, by_status):
-    body = {"round_id": by_status["draft"]["round_id"], "unit_id": ward.unit_id, "title": "t", "funding_source": "other", "items": [{"description": "d", "quantity": 1, "unit_cost_vnd": 1}]}
+    body = {
+        "round_id": by_status["draft"]["round_id"],
+        "unit_id": ward.unit_id,
+        "title": "t",
+        "funding_source": "other",
+        "items": [{"description": "d", "quantity": 1, "unit_cost_vnd": 1}],
+    }
     r = ward.post(SUBS, json={**body, **extra})
     assert r.status_code == 422, r.text
     r = ward.patch(f"{SUBS}/{by_status['draft']['id']}", json=extra)
@@ -527,14 +709,21 @@ def test_server_owned_fields_in_a_body_are_422(extra, ward, by_status):
 
 
 def test_round_and_activity_must_exist(lead, ward, by_status):
-    base = {"unit_id": ward.unit_id, "title": "t", "funding_source": "other", "items": [{"description": "d", "quantity": 1, "unit_cost_vnd": 1}]}
+    base = {
+        "unit_id": ward.unit_id,
+        "title": "t",
+        "funding_source": "other",
+        "items": [{"description": "d", "quantity": 1, "unit_cost_vnd": 1}],
+    }
     r = ward.post(SUBS, json={**base, "round_id": 999999999})
     assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "round_id"], r.text
     r = ward.post(SUBS, json={**base, "round_id": by_status["draft"]["round_id"], "activity_id": 999999999})
     assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "activity_id"], r.text
     c4 = lead.get("/api/v1/activities", params={"limit": 500}).json()["items"]
     c4_id = next(a["id"] for a in c4 if a["code"] == "C4")
-    r = ward.post(SUBS, json={**base, "round_id": by_status["draft"]["round_id"], "activity_id": c4_id, "funding_source": "cash"})
+    r = ward.post(
+        SUBS, json={**base, "round_id": by_status["draft"]["round_id"], "activity_id": c4_id, "funding_source": "cash"}
+    )
     assert r.status_code == 422, r.text
     r = ward.post(SUBS, json={**base, "round_id": by_status["draft"]["round_id"], "activity_id": c4_id})
     assert r.status_code == 201 and r.json()["activity_id"] == c4_id, r.text
@@ -546,13 +735,19 @@ def test_submission_lists_filter_and_export_csv(lead, ward, by_status):
     assert [s["id"] for s in r.json()["items"]] == [by_status["approved"]["id"]], r.text
     r = lead.get(SUBS, params={"round_id": round_id, "limit": 500})
     assert by_status["draft"]["id"] not in [s["id"] for s in r.json()["items"]]
-    assert all(s["allowed_actions"] == (["return", "forward"] if s["status"] == "submitted" else []) for s in r.json()["items"]), r.text
+    assert all(
+        s["allowed_actions"] == (["return", "forward"] if s["status"] == "submitted" else []) for s in r.json()["items"]
+    ), r.text
     r = ward.get(SUBS, params={"round_id": round_id}, headers={"Accept": "text/csv"})
     assert r.status_code == 200 and r.text.splitlines()[0].startswith("id,"), r.text
     rows = list(csv.DictReader(io.StringIO(r.text)))
     assert len(rows) == ward.get(SUBS, params={"round_id": round_id}).json()["total"], r.text
     approved = next(row for row in rows if row["id"] == str(by_status["approved"]["id"]))
-    assert (approved["status"], approved["approved_total_vnd"], approved["allowed_actions"]) == ("approved", "100000", "[]")
+    assert (approved["status"], approved["approved_total_vnd"], approved["allowed_actions"]) == (
+        "approved",
+        "100000",
+        "[]",
+    )
     r = ward.get(SUBS, params={"round_id": round_id, "from": "2000-01-01", "to": "2000-12-31"})
     assert r.json()["total"] == 0, r.text  # `from`/`to` filter on the local date of submitted_at
     r = ward.get(SUBS, params={"round_id": round_id, "from": "2000-01-01"})
@@ -572,7 +767,12 @@ def test_rounds_are_written_by_the_lead_office_and_read_by_every_role(lead, fina
     for api in (finance, viewer, ward):
         r = api.get(ROUNDS, params={"period": "2026-H1"})
         assert rnd["id"] in [x["id"] for x in r.json()["items"]], r.text
-    for bad in ({**body, "period": "2026-H3"}, {**body, "deadline": "2026-03-31T23:59:59"}, {**body, "title": ""}, {k: v for k, v in body.items() if k != "deadline"}):
+    for bad in (
+        {**body, "period": "2026-H3"},
+        {**body, "deadline": "2026-03-31T23:59:59"},
+        {**body, "title": ""},
+        {k: v for k, v in body.items() if k != "deadline"},
+    ):
         assert lead.post(ROUNDS, json=bad).status_code == 422, bad
     assert lead.patch(f"{ROUNDS}/{rnd['id']}", json={"deadline": None}).status_code == 422
     sub = new_draft(ward, rnd["id"])
@@ -585,10 +785,28 @@ def test_rounds_are_written_by_the_lead_office_and_read_by_every_role(lead, fina
 # --- concurrency ----------------------------------------------------------------------------------
 
 
+def race(calls) -> list:
+    """Send the requests from threads released together; the answers in call order."""
+    barrier = threading.Barrier(len(calls))
+    results: list = [None] * len(calls)
+
+    def run(i: int) -> None:
+        api, url, body = calls[i]
+        barrier.wait()
+        results[i] = api.post(url, json=body)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
 @pytest.mark.skipif(BACKEND != "postgresql", reason="row locks need PostgreSQL")
 @pytest.mark.parametrize("pair", [("forward", "return"), ("approve", "approve"), ("withdraw", "forward")])
 def test_two_concurrent_transitions_cannot_both_succeed(pair, lead, ward, finance):
-    who = {"submit": ward, "withdraw": ward, "forward": lead, "return": lead, "approve": finance}
+    who = {"withdraw": ward, "forward": lead, "return": lead, "approve": finance}
     for _attempt in range(5):
         rnd = new_round(lead, period="2027-H1")
         sub = new_draft(ward, rnd["id"])
@@ -596,19 +814,39 @@ def test_two_concurrent_transitions_cannot_both_succeed(pair, lead, ward, financ
         if pair[0] == "approve":
             act(lead, sub["id"], "forward")
             act(finance, sub["id"], "appraise", {"appraised_total_vnd": 200_000})
-        barrier = threading.Barrier(2)
-        results: dict[int, object] = {}
-
-        def run(i: int, action: str) -> None:
-            barrier.wait()
-            results[i] = who[action].post(f"{SUBS}/{sub['id']}/{action}", json=GOOD_BODY[action])
-
-        threads = [threading.Thread(target=run, args=(i, a)) for i, a in enumerate(pair)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        codes = sorted(r.status_code for r in results.values())
-        assert codes in ([200, 409], [200, 412]), [r.text for r in results.values()]
+        results = race([(who[a], f"{SUBS}/{sub['id']}/{a}", GOOD_BODY[a]) for a in pair])
+        codes = sorted(r.status_code for r in results)
+        assert codes in ([200, 409], [200, 412]), [r.text for r in results]
         history = ward.get(f"{SUBS}/{sub['id']}").json()["history"]
         assert len([h for h in history if h["action"] in pair]) == 1, history
+
+
+def test_openapi_documents_each_transition_with_its_own_body_and_answers(world):
+    spec = world.client.get("/openapi.json").json()
+    for action in SOURCES:
+        op = spec["paths"][f"/api/v1/budget-submissions/{{id}}/{action}"]["post"]
+        assert op["operationId"] == f"{action}_budget_submission"
+        assert {"200", "401", "403", "404", "409", "412", "422"} <= set(op["responses"]), (action, op["responses"])
+        assert op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/BudgetSubmissionRead")
+        assert ("requestBody" in op) == (GOOD_BODY[action] is not None), action
+    assert spec["components"]["schemas"]["ReturnBody"]["required"] == ["note"]
+    assert set(spec["components"]["schemas"]["ApproveBody"]["required"]) == {
+        "approved_total_vnd",
+        "decision_number",
+        "decision_date",
+    }
+    history = spec["components"]["schemas"]["HistoryEntry"]["properties"]
+    assert {"action", "from", "to", "actor", "at", "note"} <= set(history)
+    assert "get_budget_round_summary" in {o["operationId"] for p in spec["paths"].values() for o in p.values()}
+
+
+def test_a_retried_transition_with_the_same_idempotency_key_is_replayed(lead, ward):
+    rnd = new_round(lead, period="2027-H2")
+    sub = new_draft(ward, rnd["id"])
+    act(ward, sub["id"], "submit")
+    headers = {"Idempotency-Key": f"forward-{sub['id']}"}
+    first = lead.post(f"{SUBS}/{sub['id']}/forward", json={"note": "Chuyển"}, headers=headers)
+    again = lead.post(f"{SUBS}/{sub['id']}/forward", json={"note": "Chuyển"}, headers=headers)
+    assert first.status_code == again.status_code == 200, again.text
+    assert again.headers.get("Idempotent-Replayed") == "true" and again.json() == first.json()
+    assert len(ward.get(f"{SUBS}/{sub['id']}").json()["history"]) == 2

@@ -5,7 +5,7 @@ No `from __future__ import annotations`: the transition endpoints are built with
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import Depends, Response
 
 from app.auth.permissions import Perm
 from app.auth.principal import CurrentPrincipal, require
@@ -50,7 +50,9 @@ def _add_transition(t: Transition) -> None:
 
     if t.body is None:
 
-        async def endpoint(id: RecordId, record: Guarded, response: Response, conn: DbConn, principal: CurrentPrincipal):
+        async def endpoint(
+            id: RecordId, record: Guarded, response: Response, conn: DbConn, principal: CurrentPrincipal
+        ):
             return await finish(record, None, response, conn, principal)
 
     elif any(f.is_required() for f in t.body.model_fields.values()):

@@ -98,7 +98,12 @@ def _history_from_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "action": r["action"],
             "from": r["from_status"],
             "to": r["to_status"],
-            "actor": {"kind": r["actor_kind"], "id": r["actor_id"], "role": r["actor_role"], "unit_id": r["actor_unit_id"]},
+            "actor": {
+                "kind": r["actor_kind"],
+                "id": r["actor_id"],
+                "role": r["actor_role"],
+                "unit_id": r["actor_unit_id"],
+            },
             "at": r["at"],
             "note": r["note"],
         }
@@ -115,7 +120,10 @@ async def _check_submission(ctx: Ctx, data: dict[str, Any], existing: dict[str, 
     if await ctx.conn.scalar(select(rounds.c.id).where(rounds.c.id == data["round_id"])) is None:
         raise Invalid(f"round_id {data['round_id']} is not a budget round.", loc=["body", "round_id"])
     activity_id = data.get("activity_id")
-    if activity_id is not None and await ctx.conn.scalar(select(activities.c.id).where(activities.c.id == activity_id)) is None:
+    if (
+        activity_id is not None
+        and await ctx.conn.scalar(select(activities.c.id).where(activities.c.id == activity_id)) is None
+    ):
         raise Invalid(f"activity_id {activity_id} is not an activity.", loc=["body", "activity_id"])
     total = 0
     for i, item in enumerate(data["items"]):
@@ -127,9 +135,7 @@ async def _check_submission(ctx: Ctx, data: dict[str, Any], existing: dict[str, 
             )
         total += amount
     if total > MAX_SAFE_INT:
-        raise Invalid(
-            f"The requested total {total} VND is above the limit of {MAX_SAFE_INT}.", loc=["body", "items"]
-        )
+        raise Invalid(f"The requested total {total} VND is above the limit of {MAX_SAFE_INT}.", loc=["body", "items"])
 
 
 def _derive(data: dict[str, Any]) -> dict[str, Any]:
@@ -174,7 +180,9 @@ spec = ResourceSpec(
         Child("history", transitions, "submission_id", _no_rows, _history_from_rows, order_by="id"),
     ],
     natural_keys=[
-        NaturalKey(("unit_id", "external_ref"), "A submission with this external_ref exists for this unit.", nullable=True)
+        NaturalKey(
+            ("unit_id", "external_ref"), "A submission with this external_ref exists for this unit.", nullable=True
+        )
     ],
     rules=[_check_submission],
     derive=_derive,
