@@ -5,6 +5,8 @@ from app.audit.router import router as audit_router
 from app.auth.router import clients_router, users_router
 from app.auth.router import router as auth_router
 from app.imports.router import router as imports_router
+from app.budget.router import rounds_router as budget_rounds_router
+from app.budget.router import router as budget_submissions_router
 from app.units.router import router as units_router
 
 API_ROUTERS = [
@@ -14,5 +16,7 @@ API_ROUTERS = [
     units_router,
     activities_router,
     imports_router,
+    budget_rounds_router,
+    budget_submissions_router,
     audit_router,
 ]

@@ -114,6 +114,8 @@ class ResourceSpec:
     # overrides the default write check (permission + unit in scope)
     authorize_write: Callable[[Ctx, dict[str, Any], dict[str, Any] | None], Awaitable[None]] | None = None
     parent: tuple[str, Table] | None = None  # nested resources: (fk column, parent table)
+    # fields that depend on who reads (a submission's allowed_actions): record -> extra read values
+    per_caller: Callable[[Principal, dict[str, Any]], dict[str, Any]] | None = None
 
 
 def etag_of(spec: ResourceSpec, record: dict[str, Any]) -> str:
@@ -196,6 +198,12 @@ async def attach_children(conn: AsyncConnection, spec: ResourceSpec, rows: list[
             r[child.field] = child.from_rows(grouped[r["id"]])
 
 
+def _add_per_caller(spec: ResourceSpec, principal: Principal, rows: list[dict[str, Any]]) -> None:
+    if spec.per_caller is not None:
+        for r in rows:
+            r.update(spec.per_caller(principal, r))
+
+
 async def fetch_page(
     conn: AsyncConnection,
     spec: ResourceSpec,
@@ -218,6 +226,7 @@ async def fetch_page(
         rows = rows[:limit]
         next_cursor = encode_cursor(rows[-1]["id"])
     await attach_children(conn, spec, rows)
+    _add_per_caller(spec, principal, rows)
     return rows, int(total or 0), next_cursor
 
 
@@ -240,6 +249,7 @@ async def iterate_all(
         if not rows:
             return
         await attach_children(conn, spec, rows)
+        _add_per_caller(spec, principal, rows)
         for r in rows:
             yield r
         after = rows[-1]["id"]
@@ -268,6 +278,7 @@ async def load(
         raise NotFound(f"No {spec.name} record with id {record_id}.")
     record = dict(row)
     await attach_children(conn, spec, [record])
+    _add_per_caller(spec, principal, [record])
     return record
 
 

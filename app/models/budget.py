@@ -65,5 +65,6 @@ class BudgetTransition(SQLModel, table=True):
     actor_kind: str = Field(max_length=16, nullable=False)
     actor_id: int = Field(sa_type=IdType, nullable=False)
     actor_role: str = Field(max_length=32, nullable=False)
+    actor_unit_id: int | None = Field(default=None, sa_type=IdType)  # the actor's unit when it acted
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     note: str | None = None

@@ -1,0 +1,288 @@
+"""Budget rounds and submissions: specs for the shared machinery, the money rules, transitions, summary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import BigInteger, Integer, Table, and_, case, cast, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.auth.permissions import Perm
+from app.auth.principal import Principal
+from app.budget import workflow
+from app.budget.schemas import (
+    BudgetRoundCreate,
+    BudgetRoundRead,
+    BudgetRoundUpdate,
+    BudgetSubmissionCreate,
+    BudgetSubmissionRead,
+    BudgetSubmissionUpdate,
+    Status,
+)
+from app.common import audit
+from app.common import resource as svc
+from app.common.resource import Child, Ctx, NaturalKey, ResourceSpec, require_fields
+from app.common.types import MAX_SAFE_INT
+from app.db import utcnow
+from app.errors import Conflict, Forbidden, Invalid, NotFound
+from app.models import Activity, BudgetItem, BudgetRound, BudgetSubmission, BudgetTransition
+
+rounds = BudgetRound.__table__
+submissions = BudgetSubmission.__table__
+items = BudgetItem.__table__
+transitions = BudgetTransition.__table__
+activities = Activity.__table__
+
+
+# --- rounds -------------------------------------------------------------------------------------
+
+
+async def _round_required(ctx: Ctx, data: dict[str, Any], existing: dict[str, Any] | None) -> None:
+    require_fields(data, ("title", "period", "deadline"))  # a PATCH may not null a required field
+
+
+async def _authorize_round_write(ctx: Ctx, data: dict[str, Any], existing: dict[str, Any] | None) -> None:
+    if not ctx.principal.can(Perm.CATALOGUE_WRITE):
+        raise Forbidden(f"The role '{ctx.principal.role}' may not write budget rounds.")
+    deleting = existing is None and "id" in data  # delete_record passes the stored record as `data`
+    if deleting:
+        used = await ctx.conn.scalar(select(submissions.c.id).where(submissions.c.round_id == data["id"]).limit(1))
+        if used is not None:
+            raise Conflict("The round has submissions; it cannot be deleted.")
+
+
+round_spec = ResourceSpec(
+    name="budget-rounds",
+    table=rounds,
+    create=BudgetRoundCreate,
+    update=BudgetRoundUpdate,
+    read=BudgetRoundRead,
+    read_perm=Perm.CATALOGUE_READ,
+    write_perm=Perm.CATALOGUE_WRITE,
+    unit_column=None,
+    filters={"period": lambda v: rounds.c.period == v},
+    rules=[_round_required],
+    authorize_write=_authorize_round_write,
+)
+
+
+# --- submissions: money -------------------------------------------------------------------------
+
+
+def amount_of(item: dict[str, Any]) -> int:
+    """An item's amount in integer VND (Python ints: exact at any size, checked against the limit)."""
+    return int(item["quantity"]) * int(item["unit_cost_vnd"])
+
+
+def _items_to_rows(values: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "position": i,
+            "description": v["description"],
+            "quantity": v["quantity"],
+            "unit_cost_vnd": v["unit_cost_vnd"],
+            "amount_vnd": amount_of(v),
+        }
+        for i, v in enumerate(values)
+    ]
+
+
+def _items_from_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    keys = ("description", "quantity", "unit_cost_vnd", "amount_vnd")
+    return [{k: r[k] for k in keys} for r in rows]
+
+
+def _history_from_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "action": r["action"],
+            "from": r["from_status"],
+            "to": r["to_status"],
+            "actor": {
+                "kind": r["actor_kind"],
+                "id": r["actor_id"],
+                "role": r["actor_role"],
+                "unit_id": r["actor_unit_id"],
+            },
+            "at": r["at"],
+            "note": r["note"],
+        }
+        for r in rows
+    ]
+
+
+def _no_rows(_: Any) -> list[dict[str, Any]]:
+    return []  # history is written by transitions only, never from a body
+
+
+async def _check_submission(ctx: Ctx, data: dict[str, Any], existing: dict[str, Any] | None) -> None:
+    require_fields(data, ("round_id", "title", "funding_source", "items"))
+    if await ctx.conn.scalar(select(rounds.c.id).where(rounds.c.id == data["round_id"])) is None:
+        raise Invalid(f"round_id {data['round_id']} is not a budget round.", loc=["body", "round_id"])
+    activity_id = data.get("activity_id")
+    if (
+        activity_id is not None
+        and await ctx.conn.scalar(select(activities.c.id).where(activities.c.id == activity_id)) is None
+    ):
+        raise Invalid(f"activity_id {activity_id} is not an activity.", loc=["body", "activity_id"])
+    total = 0
+    for i, item in enumerate(data["items"]):
+        amount = amount_of(item)
+        if amount > MAX_SAFE_INT:
+            raise Invalid(
+                f"items[{i}]: quantity x unit_cost_vnd = {amount} VND is above the limit of {MAX_SAFE_INT}.",
+                loc=["body", "items", i, "unit_cost_vnd"],
+            )
+        total += amount
+    if total > MAX_SAFE_INT:
+        raise Invalid(f"The requested total {total} VND is above the limit of {MAX_SAFE_INT}.", loc=["body", "items"])
+
+
+def _derive(data: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {"requested_total_vnd": sum(amount_of(i) for i in data["items"])}
+    if data.get("status") is None:  # a new submission starts as a draft
+        out.update(status=Status.DRAFT.value, late=False)
+    return out
+
+
+async def _authorize_submission_write(ctx: Ctx, data: dict[str, Any], existing: dict[str, Any] | None) -> None:
+    stored = existing if existing is not None else (data if "id" in data else None)  # delete passes the record
+    if stored is None:  # create: for the caller's own unit only
+        stored = {"unit_id": data["unit_id"], "status": Status.DRAFT}
+    workflow.check_editable(ctx.principal, stored)
+
+
+def _visibility(principal: Principal, t: Table):
+    """Drafts are seen by their own unit alone; other statuses also by the city-wide budget readers."""
+    own = t.c.unit_id == principal.unit_id
+    if principal.can(Perm.BUDGET_READ):
+        return or_(t.c.status != Status.DRAFT.value, own)
+    return own
+
+
+spec = ResourceSpec(
+    name="budget-submissions",
+    table=submissions,
+    create=BudgetSubmissionCreate,
+    update=BudgetSubmissionUpdate,
+    read=BudgetSubmissionRead,
+    read_perm=Perm.RECORDS_READ,  # every role; `visibility` decides which rows
+    write_perm=Perm.BUDGET_OWN,
+    date_column="submitted_at",
+    date_is_instant=True,
+    filters={
+        "round_id": lambda v: submissions.c.round_id == v,
+        "activity_id": lambda v: submissions.c.activity_id == v,
+        "status": lambda v: submissions.c.status == str(v),
+    },
+    children=[
+        Child("items", items, "submission_id", _items_to_rows, _items_from_rows, order_by="position"),
+        Child("history", transitions, "submission_id", _no_rows, _history_from_rows, order_by="id"),
+    ],
+    natural_keys=[
+        NaturalKey(
+            ("unit_id", "external_ref"), "A submission with this external_ref exists for this unit.", nullable=True
+        )
+    ],
+    rules=[_check_submission],
+    derive=_derive,
+    visibility=_visibility,
+    authorize_write=_authorize_submission_write,
+    per_caller=lambda principal, record: {"allowed_actions": workflow.allowed_actions(principal, record)},
+)
+
+
+# --- transitions --------------------------------------------------------------------------------
+
+
+async def begin_transition(
+    conn: AsyncConnection, principal: Principal, record_id: int, action: str, *, if_match: str | None
+) -> dict[str, Any]:
+    """Lock the submission and check, in API.md's order: 404, 403, 409, then If-Match (412)."""
+    record = await svc.load(conn, spec, principal, record_id, for_update=True)
+    workflow.check(workflow.TRANSITIONS[action], principal, record)
+    svc.check_if_match(spec, record, if_match)
+    return record
+
+
+async def transition(
+    conn: AsyncConnection, principal: Principal, record: dict[str, Any], action: str, body: Any
+) -> dict[str, Any]:
+    """Make the move on a locked, checked record; history row and audit event in the same transaction."""
+    t = workflow.TRANSITIONS[action]
+    now = utcnow()
+    deadline = await conn.scalar(select(rounds.c.deadline).where(rounds.c.id == record["round_id"]))
+    changes = t.effect(record, body, now, deadline)
+    result = await conn.execute(
+        update(submissions)
+        .where(submissions.c.id == record["id"], submissions.c.version == record["version"])
+        .values(**changes, status=t.target.value, updated_at=now, version=record["version"] + 1)
+    )
+    if result.rowcount != 1:
+        raise Conflict("The submission was changed by another request; fetch it again and retry.")
+    await conn.execute(
+        insert(transitions).values(
+            submission_id=record["id"],
+            action=action,
+            from_status=record["status"],
+            to_status=t.target.value,
+            actor_kind=principal.kind,
+            actor_id=principal.id,
+            actor_role=str(principal.role),
+            actor_unit_id=principal.unit_id,
+            at=now,
+            note=t.note(body),
+        )
+    )
+    after = await svc.load(conn, spec, principal, record["id"])
+    await audit.record(
+        conn,
+        principal,
+        action=action,
+        resource=spec.name,
+        resource_id=record["id"],
+        before=svc.to_read(spec, record),
+        after=svc.to_read(spec, after),
+    )
+    return after
+
+
+# --- round summary ------------------------------------------------------------------------------
+
+
+def _sums() -> list:
+    def total(column):
+        return cast(func.coalesce(func.sum(func.coalesce(column, 0)), 0), BigInteger)
+
+    return [
+        func.count().label("count"),
+        total(submissions.c.requested_total_vnd).label("requested_total_vnd"),
+        total(submissions.c.appraised_total_vnd).label("appraised_total_vnd"),
+        total(submissions.c.approved_total_vnd).label("approved_total_vnd"),
+    ]
+
+
+async def round_summary(conn: AsyncConnection, round_id: int) -> dict[str, Any]:
+    """Totals of the round's non-draft submissions by status and by unit, with on-time and late counts."""
+    if await conn.scalar(select(rounds.c.id).where(rounds.c.id == round_id)) is None:
+        raise NotFound(f"No budget-rounds record with id {round_id}.")
+    where = and_(submissions.c.round_id == round_id, submissions.c.status != Status.DRAFT.value)
+    s = submissions.c
+    by_status = await conn.execute(select(s.status, *_sums()).where(where).group_by(s.status).order_by(s.status))
+    by_unit = await conn.execute(select(s.unit_id, *_sums()).where(where).group_by(s.unit_id).order_by(s.unit_id))
+    submitted = s.submitted_at.is_not(None)
+    counts = (
+        await conn.execute(
+            select(
+                cast(func.coalesce(func.sum(case((and_(submitted, s.late.is_(False)), 1), else_=0)), 0), Integer),
+                cast(func.coalesce(func.sum(case((and_(submitted, s.late.is_(True)), 1), else_=0)), 0), Integer),
+            ).where(where)
+        )
+    ).one()
+    return {
+        "round_id": round_id,
+        "by_status": [dict(r) for r in by_status.mappings()],
+        "by_unit": [dict(r) for r in by_unit.mappings()],
+        "on_time": counts[0],
+        "late": counts[1],
+    }
