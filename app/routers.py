@@ -4,6 +4,9 @@ from app.activities.router import router as activities_router
 from app.audit.router import router as audit_router
 from app.auth.router import clients_router, users_router
 from app.auth.router import router as auth_router
+from app.broadcasts.router import router as broadcasts_router
+from app.contests.router import router as contests_router
+from app.trainings.router import router as trainings_router
 from app.units.router import router as units_router
 
 API_ROUTERS = [
@@ -12,5 +15,8 @@ API_ROUTERS = [
     clients_router,
     units_router,
     activities_router,
+    broadcasts_router,
+    trainings_router,
+    contests_router,
     audit_router,
 ]
