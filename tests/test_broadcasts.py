@@ -34,7 +34,9 @@ def village(world):
 
 
 def test_ward_creates_reads_updates_and_deletes_its_ward_radio_report(world, ward, lead):
-    sent = body(ward.unit_id, topics=["concepts", "commune_dx"], external_ref="tt-2022-04", url="https://tanthanh.vn/dx")
+    sent = body(
+        ward.unit_id, topics=["concepts", "commune_dx"], external_ref="tt-2022-04", url="https://tanthanh.vn/dx"
+    )
     record = create(ward, PATH, sent)
     url = f"{PATH}/{record['id']}"
     for key, value in sent.items():

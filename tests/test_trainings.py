@@ -53,16 +53,23 @@ def test_ward_records_a_training_with_officials_from_other_agencies(world, ward,
 
 def test_participants_name_real_units_once_each_with_counts_of_zero_or_more(world, ward):
     real = {"unit_id": ward.unit_id, "count": 1}
-    problem(ward.post(PATH, json=body(ward.unit_id, [real, {"unit_id": 10**12, "count": 1}])), 422,
-            ["body", "participants", 1, "unit_id"])
-    problem(ward.post(PATH, json=body(ward.unit_id, [real, {**real, "count": 2}])), 422,
-            ["body", "participants", 1, "unit_id"])
-    problem(ward.post(PATH, json=body(ward.unit_id, [{**real, "count": -1}])), 422,
-            ["body", "participants", 0, "count"])
-    problem(ward.post(PATH, json=body(ward.unit_id, [{**real, "count": 10**30}])), 422,
-            ["body", "participants", 0, "count"])
-    problem(ward.post(PATH, json=body(ward.unit_id, [{**real, "extra": 1}])), 422,
-            ["body", "participants", 0, "extra"])
+    problem(
+        ward.post(PATH, json=body(ward.unit_id, [real, {"unit_id": 10**12, "count": 1}])),
+        422,
+        ["body", "participants", 1, "unit_id"],
+    )
+    problem(
+        ward.post(PATH, json=body(ward.unit_id, [real, {**real, "count": 2}])),
+        422,
+        ["body", "participants", 1, "unit_id"],
+    )
+    problem(
+        ward.post(PATH, json=body(ward.unit_id, [{**real, "count": -1}])), 422, ["body", "participants", 0, "count"]
+    )
+    problem(
+        ward.post(PATH, json=body(ward.unit_id, [{**real, "count": 10**30}])), 422, ["body", "participants", 0, "count"]
+    )
+    problem(ward.post(PATH, json=body(ward.unit_id, [{**real, "extra": 1}])), 422, ["body", "participants", 0, "extra"])
     too_many = [{"unit_id": ward.unit_id, "count": 1}] * 1001
     problem(ward.post(PATH, json=body(ward.unit_id, too_many)), 422, ["body", "participants"])
 

@@ -36,7 +36,9 @@ async def _rules(ctx: Ctx, data: dict[str, Any], existing: dict[str, Any] | None
         return
     kind = await ctx.conn.scalar(select(units.c.kind).where(units.c.id == data["unit_id"]))
     if kind not in kinds:
-        moved = existing is not None and data["unit_id"] != existing["unit_id"] and data["channel"] == existing["channel"]
+        moved = (
+            existing is not None and data["unit_id"] != existing["unit_id"] and data["channel"] == existing["channel"]
+        )
         field = "unit_id" if moved else "channel"
         raise Invalid(
             f"A {channel.value} broadcast belongs to a unit of kind {' or '.join(sorted(kinds))}; "

@@ -102,4 +102,3 @@ class ContestResults(BaseModel):
     entries: int
     by_unit: list[UnitResult]
     ranking: list[RankedEntry]
-
