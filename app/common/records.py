@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, StringConstraints
+from pydantic import StringConstraints
 
 from app.common.resource import NaturalKey
-from app.common.types import Id, ReadSchema, Ref, Schema, Topic, Topics, _no_nul
+from app.common.types import Id, ReadSchema, Ref, Schema, Text, Topic, Topics
 
-Title = Annotated[str, StringConstraints(min_length=1, max_length=500), AfterValidator(_no_nul)]
+Title = Annotated[Text, StringConstraints(min_length=1, max_length=500)]
 
 
 class RecordCreate(Schema):
