@@ -7,6 +7,9 @@ from app.auth.router import router as auth_router
 from app.imports.router import router as imports_router
 from app.budget.router import rounds_router as budget_rounds_router
 from app.budget.router import router as budget_submissions_router
+from app.broadcasts.router import router as broadcasts_router
+from app.contests.router import router as contests_router
+from app.trainings.router import router as trainings_router
 from app.units.router import router as units_router
 
 API_ROUTERS = [
@@ -18,5 +21,8 @@ API_ROUTERS = [
     imports_router,
     budget_rounds_router,
     budget_submissions_router,
+    broadcasts_router,
+    trainings_router,
+    contests_router,
     audit_router,
 ]

@@ -160,9 +160,10 @@ def list_clauses(spec: ResourceSpec, principal: Principal, query: BaseModel, par
         col = t.c[spec.date_column]
         lo, hi = values.get("from_"), values.get("to")
         if spec.date_is_instant:
-            if lo is not None:
+            # the first and last days of the calendar bound nothing (and would overflow in UTC)
+            if lo is not None and lo > date.min:
                 clauses.append(col >= _local_day_bounds(lo))
-            if hi is not None:
+            if hi is not None and hi < date.max - timedelta(days=1):
                 clauses.append(col < _local_day_bounds(hi + timedelta(days=1)))
         elif spec.date_is_month:
             if lo is not None:

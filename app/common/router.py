@@ -155,4 +155,136 @@ def crud_router(
     return router
 
 
-__all__ = ["Forbidden", "RecordId", "IfMatch", "RecordListQuery", "crud_router", "page_response", "set_etag", "stream_csv"]
+def nested_router(
+    parent: ResourceSpec,
+    spec: ResourceSpec,
+    segment: str,
+    *,
+    child_param: str,
+    plural: str,
+    singular: str,
+    query_model: type = RecordListQuery,
+    ops: tuple[str, ...] = ("list", "get", "create", "update", "delete"),
+) -> APIRouter:
+    """The five endpoints of records nested under a parent (`/{id}/<segment>[/{<child_param>}]`), to include
+    in the parent's router. A parent the caller may not see is a 404, as is a record of another parent."""
+    router = APIRouter(tags=[parent.name])
+    base, one_path = f"/{{id}}/{segment}", f"/{{id}}/{segment}/{{{child_param}}}"
+    ChildId = Annotated[int, Path(alias=child_param, ge=1, le=MAX_INT64, description="The nested record's id")]
+    read_dep, write_dep = require(spec.read_perm), require(spec.write_perm)
+    Read, Create, Update = spec.read, spec.create, spec.update
+
+    if "list" in ops:
+
+        @router.get(
+            base,
+            response_model=Page[Read],
+            operation_id=f"list_{plural}",
+            summary=f"List a {parent.name} record's {segment}",
+            responses={**problems(403, 404), 200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+            dependencies=[read_dep],
+        )
+        async def list_nested(
+            id: RecordId,
+            request: Request,
+            response: Response,
+            conn: DbConn,
+            principal: CurrentPrincipal,
+            query: Annotated[query_model, Query()],
+        ):
+            await svc.load(conn, parent, principal, id)
+            if wants_csv(request):
+                return stream_csv(request, spec, principal, query, parent_id=id)
+            rows, total, cursor = await svc.fetch_page(conn, spec, principal, query, parent_id=id)
+            return page_response(request, response, spec, rows, total, cursor)
+
+    if "get" in ops:
+
+        @router.get(
+            one_path,
+            response_model=Read,
+            operation_id=f"get_{singular}",
+            summary=f"Get one of a {parent.name} record's {segment}",
+            responses=problems(403, 404),
+            dependencies=[read_dep],
+        )
+        async def get_nested(
+            id: RecordId, child_id: ChildId, response: Response, conn: DbConn, principal: CurrentPrincipal
+        ):
+            record = await svc.load(conn, spec, principal, child_id, parent_id=id)
+            set_etag(response, spec, record)
+            return to_read(spec, record)
+
+    if "create" in ops:
+
+        @router.post(
+            base,
+            response_model=Read,
+            status_code=201,
+            operation_id=f"create_{singular}",
+            summary=f"Add one to a {parent.name} record's {segment}",
+            responses=problems(403, 404, 409, 413),
+            dependencies=[write_dep],
+        )
+        async def create_nested(
+            id: RecordId, body: Create, request: Request, response: Response, conn: DbConn, principal: CurrentPrincipal
+        ):
+            await svc.load(conn, parent, principal, id)
+            record = await svc.create(conn, spec, principal, body, parent_id=id)
+            set_etag(response, spec, record)
+            response.headers["Location"] = f"{request.url.path}/{record['id']}"
+            return to_read(spec, record)
+
+    if "update" in ops:
+
+        @router.patch(
+            one_path,
+            response_model=Read,
+            operation_id=f"update_{singular}",
+            summary=f"Update one of a {parent.name} record's {segment}",
+            responses=problems(403, 404, 409, 412, 413),
+            dependencies=[write_dep],
+        )
+        async def update_nested(
+            id: RecordId,
+            child_id: ChildId,
+            body: Update,
+            response: Response,
+            conn: DbConn,
+            principal: CurrentPrincipal,
+            if_match: IfMatch = None,
+        ):
+            record = await svc.update_record(conn, spec, principal, child_id, body, if_match=if_match, parent_id=id)
+            set_etag(response, spec, record)
+            return to_read(spec, record)
+
+    if "delete" in ops:
+
+        @router.delete(
+            one_path,
+            status_code=204,
+            operation_id=f"delete_{singular}",
+            summary=f"Delete one of a {parent.name} record's {segment}",
+            responses=problems(403, 404, 409, 412),
+            dependencies=[write_dep],
+        )
+        async def delete_nested(
+            id: RecordId, child_id: ChildId, conn: DbConn, principal: CurrentPrincipal, if_match: IfMatch = None
+        ):
+            await svc.delete_record(conn, spec, principal, child_id, if_match=if_match, parent_id=id)
+            return Response(status_code=204)
+
+    return router
+
+
+__all__ = [
+    "Forbidden",
+    "IfMatch",
+    "RecordId",
+    "RecordListQuery",
+    "crud_router",
+    "nested_router",
+    "page_response",
+    "set_etag",
+    "stream_csv",
+]

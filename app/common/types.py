@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -26,7 +26,16 @@ Url = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_no_nul)
 Id = Annotated[int, Field(ge=1, le=MAX_INT64)]
 Count = Annotated[int, Field(ge=0, le=2**31 - 1)]
 Vnd = Annotated[int, Field(ge=0, le=MAX_SAFE_INT)]
-Instant = AwareDatetime
+
+
+def _in_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range once converted to UTC") from None
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_in_utc)]  # with an offset; converted to UTC
 Month = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
 Year = Annotated[int, Field(ge=1900, le=2999)]
 

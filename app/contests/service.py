@@ -1,0 +1,167 @@
+"""Contests (readable by everyone), their entries (the organiser's side writes them) and results.
+
+Entries are read by those who may write them (the lead office, the organiser's scope), by the city-wide
+readers, and by a unit for the entries of its own schools and branches; results are computed over exactly
+the entries the caller may read.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table, func, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.auth.permissions import Perm
+from app.auth.principal import Principal
+from app.auth.scope import in_scope, subtree
+from app.common import resource as svc
+from app.common.records import external_ref_key
+from app.common.resource import Ctx, NaturalKey, ResourceSpec, ensure_unit_exists, require_fields
+from app.contests.schemas import (
+    MEAN_DECIMALS,
+    ContestCreate,
+    ContestRead,
+    ContestUpdate,
+    EntryCreate,
+    EntryRead,
+    EntryUpdate,
+)
+from app.errors import Conflict, Forbidden, Invalid
+from app.models import Contest, ContestEntry, Unit
+from app.timeutil import local_today
+
+contests = Contest.__table__
+entries = ContestEntry.__table__
+units = Unit.__table__
+
+
+async def _ensure_may_write_for(ctx: Ctx, organiser_id: int, what: str) -> None:
+    if not ctx.principal.can(Perm.RECORDS_WRITE):
+        raise Forbidden(f"The role '{ctx.principal.role}' may not write {what}.")
+    if not await in_scope(ctx.conn, ctx.principal, organiser_id):
+        raise Forbidden(f"Only the lead office or the organiser's scope (unit {organiser_id}) may write {what}.")
+
+
+async def _authorize_contest(ctx: Ctx, data: dict[str, Any], existing: dict[str, Any] | None) -> None:
+    """Contests are read city-wide, so the current organiser is checked as well as a new one."""
+    require_fields(data, ["unit_id"])
+    for organiser_id in {data["unit_id"], *([existing["unit_id"]] if existing else [])}:
+        await _ensure_may_write_for(ctx, organiser_id, "this contest")
+    if existing is None or data["unit_id"] != existing["unit_id"]:
+        await ensure_unit_exists(ctx.conn, data["unit_id"])
+
+
+async def _contest_rules(ctx: Ctx, data: dict[str, Any], _existing: dict[str, Any] | None) -> None:
+    require_fields(data, ["unit_id", "title", "audience", "starts_on", "ends_on"])
+    if data["ends_on"] < data["starts_on"]:
+        raise Invalid("ends_on is before starts_on.", loc=["body", "ends_on"])
+
+
+spec = ResourceSpec(
+    name="contests",
+    table=contests,
+    create=ContestCreate,
+    update=ContestUpdate,
+    read=ContestRead,
+    read_perm=Perm.CATALOGUE_READ,
+    scoped_read=False,
+    date_column="starts_on",
+    filters={"audience": lambda v: contests.c.audience == str(v)},
+    natural_keys=[external_ref_key()],
+    rules=[_contest_rules],
+    authorize_write=_authorize_contest,
+)
+
+
+async def delete_contest(conn: AsyncConnection, principal: Principal, contest_id: int, *, if_match: str | None) -> None:
+    """A contest with entries stays (its results are part of the plan's record): 409."""
+    existing = await svc.load(conn, spec, principal, contest_id, for_update=True)
+    svc.check_if_match(spec, existing, if_match)
+    await _authorize_contest(Ctx(conn, principal, spec), existing, existing)
+    count = await conn.scalar(select(func.count()).select_from(entries).where(entries.c.contest_id == contest_id))
+    if count:
+        raise Conflict(f"The contest has {count} entries; delete them first.")
+    await svc.delete_record(conn, spec, principal, contest_id, if_match=if_match, existing=existing)
+
+
+def _entry_visibility(principal: Principal, t: Table) -> ColumnElement[bool]:
+    if principal.city_wide:
+        return true()
+    scope = subtree(principal.unit_id)
+    organised = select(contests.c.id).where(contests.c.unit_id.in_(scope))
+    return or_(t.c.unit_id.in_(scope), t.c.contest_id.in_(organised))
+
+
+async def _authorize_entry(ctx: Ctx, data: dict[str, Any], _existing: dict[str, Any] | None) -> None:
+    organiser_id = await ctx.conn.scalar(select(contests.c.unit_id).where(contests.c.id == data["contest_id"]))
+    if organiser_id is None:
+        raise Invalid(f"contest_id {data['contest_id']} is not a contest.", loc=["body", "contest_id"])
+    await _ensure_may_write_for(ctx, organiser_id, "this contest's entries")
+
+
+async def _entry_rules(ctx: Ctx, data: dict[str, Any], existing: dict[str, Any] | None) -> None:
+    """The entrant's unit may be any unit (schools of every ward take part), but an active one."""
+    require_fields(data, ["unit_id", "participant_ref", "participant_name", "score", "submitted_at"])
+    if existing is not None and data["unit_id"] == existing["unit_id"]:
+        return
+    row = (await ctx.conn.execute(select(units.c.dissolved_on).where(units.c.id == data["unit_id"]))).first()
+    if row is None:
+        raise Invalid(f"unit_id {data['unit_id']} is not a unit.", loc=["body", "unit_id"])
+    if row.dissolved_on is not None and row.dissolved_on <= local_today():
+        raise Invalid(f"unit_id {data['unit_id']} was dissolved on {row.dissolved_on}.", loc=["body", "unit_id"])
+
+
+entry_spec = ResourceSpec(
+    name="contest-entries",
+    table=entries,
+    create=EntryCreate,
+    update=EntryUpdate,
+    read=EntryRead,
+    scoped_read=False,
+    visibility=_entry_visibility,
+    date_column="submitted_at",
+    date_is_instant=True,
+    natural_keys=[
+        NaturalKey(("contest_id", "participant_ref"), "This contest has an entry with this participant_ref."),
+        external_ref_key("contest_id"),
+    ],
+    rules=[_entry_rules],
+    authorize_write=_authorize_entry,
+    parent=("contest_id", contests),
+)
+
+
+async def results(conn: AsyncConnection, principal: Principal, contest_id: int, *, top: int | None = None) -> dict:
+    """Counts and mean scores by unit, and the ranking (higher score first, then the earlier submission)."""
+    await svc.load(conn, spec, principal, contest_id)
+    t = entries
+    where = [t.c.contest_id == contest_id, svc.visible(entry_spec, principal)]
+    by_unit = (
+        select(t.c.unit_id, func.count().label("entries"), func.avg(t.c.score).label("mean_score"))
+        .where(*where)
+        .group_by(t.c.unit_id)
+        .order_by(t.c.unit_id)
+    )
+    order = (t.c.score.desc(), t.c.submitted_at.asc(), t.c.id.asc())
+    ranking = (
+        select(
+            func.row_number().over(order_by=order).label("rank"),
+            t.c.participant_ref,
+            t.c.participant_name,
+            t.c.unit_id,
+            t.c.score,
+        )
+        .where(*where)
+        .order_by(*order)
+        .limit(top)
+    )
+    units_out = [
+        {"unit_id": r.unit_id, "entries": r.entries, "mean_score": round(float(r.mean_score), MEAN_DECIMALS)}
+        for r in await conn.execute(by_unit)
+    ]
+    return {
+        "entries": sum(u["entries"] for u in units_out),
+        "by_unit": units_out,
+        "ranking": [dict(r._mapping) for r in await conn.execute(ranking)],
+    }
