@@ -1,9 +1,13 @@
 """Every /api/v1 router, in the order the OpenAPI document lists them. Add a new resource here."""
 
 from app.activities.router import router as activities_router
+from app.annual_reports.router import router as annual_reports_router
 from app.audit.router import router as audit_router
 from app.auth.router import clients_router, users_router
 from app.auth.router import router as auth_router
+from app.forums.router import router as forums_router
+from app.surveys.router import router as satisfaction_surveys_router
+from app.unit_plans.router import router as unit_plans_router
 from app.units.router import router as units_router
 
 API_ROUTERS = [
@@ -12,5 +16,9 @@ API_ROUTERS = [
     clients_router,
     units_router,
     activities_router,
+    unit_plans_router,
+    annual_reports_router,
+    forums_router,
+    satisfaction_surveys_router,
     audit_router,
 ]

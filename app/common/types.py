@@ -20,14 +20,25 @@ def _no_nul(value: str) -> str:
 
 Text = Annotated[str, AfterValidator(_no_nul)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(_no_nul)]
+Title = Annotated[str, StringConstraints(min_length=1, max_length=500), AfterValidator(_no_nul)]
 LongText = Annotated[str, StringConstraints(max_length=20_000), AfterValidator(_no_nul)]
 Ref = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(_no_nul)]
 Url = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_no_nul)]
 Id = Annotated[int, Field(ge=1, le=MAX_INT64)]
 Count = Annotated[int, Field(ge=0, le=2**31 - 1)]
 Vnd = Annotated[int, Field(ge=0, le=MAX_SAFE_INT)]
-Instant = AwareDatetime
-Month = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+
+
+def _plausible_instant(value: datetime) -> datetime:
+    # also keeps the conversion to UTC from overflowing (0001-01-01T00:00+07:00 has no UTC form)
+    if not 1900 <= value.year <= 2999:
+        raise ValueError("the year must be between 1900 and 2999")
+    return value
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_plausible_instant)]
+# [0-9], not \d: the pattern engine's \d also matches other scripts' digits ("٢٠٢٢")
+Month = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
 Year = Annotated[int, Field(ge=1900, le=2999)]
 
 
@@ -57,6 +68,7 @@ __all__ = [
     "Ref",
     "Schema",
     "Text",
+    "Title",
     "Url",
     "Vnd",
     "Year",

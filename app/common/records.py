@@ -1,0 +1,46 @@
+"""What every operational record (API.md section 4) shares: owner unit, external_ref, and their rules."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from app.common.resource import Ctx, NaturalKey, Rule, require_fields
+from app.common.types import Id, ReadSchema, Ref, Schema
+
+PlanYear = Annotated[int, Field(ge=2000, le=2100, description="A year from 2000 to 2100")]
+
+UNIT_ID_DOC = "The unit that owns the record; it must be in the caller's scope."
+EXTERNAL_REF_DOC = "The caller system's own id for the record, unique per resource and unit."
+
+
+class RecordCreate(Schema):
+    unit_id: Annotated[Id, Field(description=UNIT_ID_DOC)]
+    external_ref: Annotated[Ref | None, Field(description=EXTERNAL_REF_DOC)] = None
+
+
+class RecordUpdate(Schema):
+    unit_id: Annotated[Id | None, Field(description=UNIT_ID_DOC)] = None
+    external_ref: Annotated[Ref | None, Field(description=EXTERNAL_REF_DOC)] = None
+
+
+class RecordRead(ReadSchema):
+    unit_id: int
+    external_ref: str | None
+
+
+def external_ref_key(what: str) -> NaturalKey:
+    """`external_ref` is unique per resource and unit (a re-import updates instead of duplicating)."""
+    return NaturalKey(("unit_id", "external_ref"), f"A {what} with this external_ref exists for this unit.", nullable=True)
+
+
+def not_null(*names: str) -> Rule:
+    """A rule: these fields may be left out of a PATCH, never set to null (422 naming each)."""
+    fields: Sequence[str] = names
+
+    async def rule(_ctx: Ctx, data: dict[str, Any], _existing: dict[str, Any] | None) -> None:
+        require_fields(data, fields)
+
+    return rule
