@@ -143,8 +143,12 @@ def list_clauses(spec: ResourceSpec, principal: Principal, query: BaseModel, par
             if end is not None:
                 clauses.append(col < end)
         elif spec.date_is_month:
+            # a month's date is its first day: from=2023-05-15 leaves May out, to=2023-05-15 keeps it
             if lo is not None:
-                clauses.append(col >= f"{lo.year:04d}-{lo.month:02d}")
+                year, month = lo.year, lo.month
+                if lo.day > 1:  # the first month that starts on or after lo
+                    year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+                clauses.append(col >= f"{year:04d}-{month:02d}")
             if hi is not None:
                 clauses.append(col <= f"{hi.year:04d}-{hi.month:02d}")
         else:
