@@ -89,7 +89,7 @@ class RecordContract:
     @pytest.mark.parametrize("role", ["finance_office", "viewer"])
     def test_reader_sees_every_unit_but_may_not_write(self, world, roles, lead, role):
         api, case = roles[role], self.case
-        unit = village(world, "PH-ANSON")
+        unit = village(world, "PH-ANMY")
         record = create(lead, case, unit)
         url = f"{case.path}/{record['id']}"
         assert api.get(url).json() == record
