@@ -54,7 +54,7 @@ class RequestContext:
         incoming = _header(scope, b"x-request-id")
         rid = incoming if incoming and len(incoming) <= 128 and incoming.isprintable() else uuid.uuid4().hex
         token = request_id_var.set(rid)
-        started = time.perf_counter()
+        began = time.perf_counter()
         status_holder = {"status": 500}
         started = {"value": False}
 
@@ -84,7 +84,7 @@ class RequestContext:
             route = scope.get("route")
             template = getattr(route, "path", "unmatched")
             REQUESTS.labels(scope["method"], template, str(status_holder["status"])).inc()
-            LATENCY.labels(scope["method"], template).observe(time.perf_counter() - started)
+            LATENCY.labels(scope["method"], template).observe(time.perf_counter() - began)
             request_id_var.reset(token)
 
 

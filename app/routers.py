@@ -1,15 +1,19 @@
 """Every /api/v1 router, in the order the OpenAPI document lists them. Add a new resource here."""
 
 from app.activities.router import router as activities_router
+from app.annual_reports.router import router as annual_reports_router
 from app.audit.router import router as audit_router
 from app.auth.router import clients_router, users_router
 from app.auth.router import router as auth_router
-from app.imports.router import router as imports_router
+from app.broadcasts.router import router as broadcasts_router
 from app.budget.router import rounds_router as budget_rounds_router
 from app.budget.router import router as budget_submissions_router
-from app.broadcasts.router import router as broadcasts_router
 from app.contests.router import router as contests_router
+from app.forums.router import router as forums_router
+from app.imports.router import router as imports_router
+from app.surveys.router import router as satisfaction_surveys_router
 from app.trainings.router import router as trainings_router
+from app.unit_plans.router import router as unit_plans_router
 from app.units.router import router as units_router
 
 API_ROUTERS = [
@@ -24,5 +28,9 @@ API_ROUTERS = [
     broadcasts_router,
     trainings_router,
     contests_router,
+    unit_plans_router,
+    annual_reports_router,
+    forums_router,
+    satisfaction_surveys_router,
     audit_router,
 ]

@@ -143,6 +143,7 @@ def test_health_readiness_and_metrics_need_no_token(world, anonymous):
     assert anonymous.get("/readyz").json() == {"status": "ready"}
     m = anonymous.get("/metrics")
     assert m.status_code == 200 and "dx_http_requests_total" in m.text
+    assert 'dx_http_request_seconds_count{method="GET",route="/healthz"}' in m.text
 
 
 def test_idempotency_key_replays_the_first_answer_and_refuses_another_body(world, lead):

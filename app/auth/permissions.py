@@ -18,6 +18,7 @@ class Perm(StrEnum):
     ADMIN = "admin"  # users, api-clients
     RECORDS_READ = "records:read"
     RECORDS_WRITE = "records:write"
+    RECORDS_BACKFILL = "records:backfill"  # set what the server else owns (an annual report's submitted_at)
     BUDGET_READ = "budget:read"  # non-draft submissions of every unit, round summaries
     BUDGET_OWN = "budget:own"  # create, edit, submit, withdraw for the principal's own unit
     BUDGET_REVIEW = "budget:review"  # return, forward
@@ -37,6 +38,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.CATALOGUE_WRITE,
             Perm.ADMIN,
             Perm.RECORDS_WRITE,
+            Perm.RECORDS_BACKFILL,
             Perm.BUDGET_READ,
             Perm.BUDGET_OWN,
             Perm.BUDGET_REVIEW,

@@ -1,40 +1,67 @@
-"""What every operational record (API.md section 4) carries: unit_id, external_ref, topics."""
+"""What every operational record (API.md section 4) shares: owner unit, external_ref, topics, and their rules."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Any
 
-from pydantic import StringConstraints
+from pydantic import Field
 
-from app.common.resource import NaturalKey
-from app.common.types import Id, ReadSchema, Ref, Schema, Text, Topic, Topics
+from app.common.resource import Ctx, NaturalKey, Rule, require_fields
+from app.common.types import Id, ReadSchema, Ref, Schema, Title, Topic, Topics
 
-Title = Annotated[Text, StringConstraints(min_length=1, max_length=500)]
+PlanYear = Annotated[int, Field(ge=2000, le=2100, description="A year from 2000 to 2100")]
 
-
-class RecordCreate(Schema):
-    unit_id: Id
-    external_ref: Ref | None = None
-    topics: Topics | None = None
+UNIT_ID_DOC = "The unit that owns the record; it must be in the caller's scope."
+EXTERNAL_REF_DOC = "The caller system's own id for the record, unique per resource and unit."
 
 
-class RecordUpdate(Schema):
-    unit_id: Id | None = None
-    external_ref: Ref | None = None
-    topics: Topics | None = None
+class OwnedCreate(Schema):
+    unit_id: Annotated[Id, Field(description=UNIT_ID_DOC)]
+    external_ref: Annotated[Ref | None, Field(description=EXTERNAL_REF_DOC)] = None
 
 
-class RecordRead(ReadSchema):
+class OwnedUpdate(Schema):
+    unit_id: Annotated[Id | None, Field(description=UNIT_ID_DOC)] = None
+    external_ref: Annotated[Ref | None, Field(description=EXTERNAL_REF_DOC)] = None
+
+
+class OwnedRead(ReadSchema):
     unit_id: int
     external_ref: str | None
+
+
+class RecordCreate(OwnedCreate):
+    topics: Topics | None = None
+
+
+class RecordUpdate(OwnedUpdate):
+    topics: Topics | None = None
+
+
+class RecordRead(OwnedRead):
     topics: list[Topic] | None
 
 
-def external_ref_key(*scope: str) -> NaturalKey:
-    """external_ref is unique per resource and unit (and per parent, for nested records)."""
+def external_ref_key(*scope: str, what: str = "record") -> NaturalKey:
+    """`external_ref` is unique per resource and unit (and per parent, for nested records), so that a
+    re-import updates instead of duplicating."""
     return NaturalKey(
-        (*scope, "unit_id", "external_ref"), "A record with this external_ref exists for this unit.", nullable=True
+        (*scope, "unit_id", "external_ref"), f"A {what} with this external_ref exists for this unit.", nullable=True
     )
 
 
-__all__ = ["RecordCreate", "RecordRead", "RecordUpdate", "Title", "external_ref_key"]
+def not_null(*names: str) -> Rule:
+    """A rule: these fields may be left out of a PATCH, never set to null (422 naming each)."""
+    fields: Sequence[str] = names
+
+    async def rule(_ctx: Ctx, data: dict[str, Any], _existing: dict[str, Any] | None) -> None:
+        require_fields(data, fields)
+
+    return rule
+
+
+__all__ = [
+    "OwnedCreate", "OwnedRead", "OwnedUpdate", "PlanYear", "RecordCreate", "RecordRead", "RecordUpdate", "Title",
+    "external_ref_key", "not_null",
+]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -134,8 +134,12 @@ def check_if_match(spec: ResourceSpec, record: dict[str, Any], if_match: str | N
     )
 
 
-def _local_day_bounds(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=LOCAL_TZ)
+def _local_day_start(day: date) -> datetime | None:
+    """Local midnight at the start of `day`, in UTC; None (no bound) past the calendar's ends."""
+    try:
+        return datetime.combine(day, time.min, tzinfo=LOCAL_TZ).astimezone(UTC)
+    except OverflowError:
+        return None
 
 
 def visible(spec: ResourceSpec, principal: Principal) -> ColumnElement[bool]:
@@ -160,16 +164,21 @@ def list_clauses(spec: ResourceSpec, principal: Principal, query: BaseModel, par
         col = t.c[spec.date_column]
         lo, hi = values.get("from_"), values.get("to")
         if spec.date_is_instant:
-            # the first and last days of the calendar bound nothing (and would overflow in UTC)
-            if lo is not None and lo > date.min:
-                clauses.append(col >= _local_day_bounds(lo))
-            if hi is not None and hi < date.max - timedelta(days=1):
-                clauses.append(col < _local_day_bounds(hi + timedelta(days=1)))
+            start = _local_day_start(lo) if lo is not None else None
+            end = _local_day_start(hi + timedelta(days=1)) if hi is not None and hi < date.max else None
+            if start is not None:
+                clauses.append(col >= start)
+            if end is not None:
+                clauses.append(col < end)
         elif spec.date_is_month:
+            # a month's date is its first day: from=2023-05-15 leaves May out, to=2023-05-15 keeps it
             if lo is not None:
-                clauses.append(col >= lo.strftime("%Y-%m"))
+                year, month = lo.year, lo.month
+                if lo.day > 1:  # the first month that starts on or after lo
+                    year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+                clauses.append(col >= f"{year:04d}-{month:02d}")
             if hi is not None:
-                clauses.append(col <= hi.strftime("%Y-%m"))
+                clauses.append(col <= f"{hi.year:04d}-{hi.month:02d}")
         else:
             if lo is not None:
                 clauses.append(col >= lo)

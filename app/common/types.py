@@ -20,6 +20,7 @@ def _no_nul(value: str) -> str:
 
 Text = Annotated[str, AfterValidator(_no_nul)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(_no_nul)]
+Title = Annotated[str, StringConstraints(min_length=1, max_length=500), AfterValidator(_no_nul)]
 LongText = Annotated[str, StringConstraints(max_length=20_000), AfterValidator(_no_nul)]
 Ref = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(_no_nul)]
 Url = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_no_nul)]
@@ -28,15 +29,16 @@ Count = Annotated[int, Field(ge=0, le=2**31 - 1)]
 Vnd = Annotated[int, Field(ge=0, le=MAX_SAFE_INT)]
 
 
-def _in_utc(value: datetime) -> datetime:
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:
-        raise ValueError("is out of range once converted to UTC") from None
+def _plausible_instant(value: datetime) -> datetime:
+    """A year from 1900 to 2999 (which also keeps the conversion to UTC from overflowing), converted to UTC."""
+    if not 1900 <= value.year <= 2999:
+        raise ValueError("the year must be between 1900 and 2999")
+    return value.astimezone(UTC)
 
 
-Instant = Annotated[AwareDatetime, AfterValidator(_in_utc)]  # with an offset; converted to UTC
-Month = Annotated[str, StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+Instant = Annotated[AwareDatetime, AfterValidator(_plausible_instant)]  # with an offset; converted to UTC
+# [0-9], not \d: the pattern engine's \d also matches other scripts' digits ("٢٠٢٢")
+Month = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
 Year = Annotated[int, Field(ge=1900, le=2999)]
 
 
@@ -66,6 +68,7 @@ __all__ = [
     "Ref",
     "Schema",
     "Text",
+    "Title",
     "Url",
     "Vnd",
     "Year",
