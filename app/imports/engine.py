@@ -69,7 +69,7 @@ def _fields(model: type[BaseModel]) -> set[str]:
 def allowed_columns(ispec: ImportSpec) -> tuple[set[str], set[str]]:
     """(columns a row may set, read-only columns that are accepted and ignored)."""
     spec = ispec.spec
-    writable = _fields(spec.create) | _fields(spec.update)
+    writable = _fields(spec.create) | _fields(spec.update) | ({spec.parent[0]} if spec.parent else set())
     ignored = (_fields(spec.read) | META) - writable - {"id"}
     return writable | {"id"} | ({"unit_code"} if ispec.unit_code else set()), ignored
 
@@ -90,6 +90,7 @@ async def run_import(
     err = out.errors.append
     for number, column, message in parsed.cell_errors:
         err(RowError(number, column, message))
+    cell_errors = {(e.row, e.field) for e in out.errors}
 
     writable, ignored = allowed_columns(ispec)
     rows: list[_Row] = []
@@ -174,10 +175,17 @@ async def run_import(
         named |= {r.existing[spec.unit_column] for r in rows if r.existing is not None}
         await ctx.preload_units({u for u in named if 0 < u < 2**63})
 
-    failed = {e.row for e in out.errors}
+    # rows that failed to match are not validated further; a row with a broken cell still is, so that
+    # every error is reported (but not twice for the same cell)
+    failed = {e.row for e in out.errors if (e.row, e.field) not in cell_errors}
+
+    def row_err(e: RowError) -> None:
+        if (e.row, e.field) not in cell_errors:
+            err(e)
+
     for r in rows:
         if r.number not in failed:
-            await _validate_row(ctx, ispec, r, err)
+            await _validate_row(ctx, ispec, r, row_err)
 
     await _check_natural_keys(conn, spec, rows, err)
     if out.errors:
@@ -205,6 +213,22 @@ async def _load_children(conn: AsyncConnection, spec: ResourceSpec, records: lis
 async def _validate_row(ctx: Ctx, ispec: ImportSpec, r: _Row, err) -> None:
     spec = ispec.spec
     body = {k: v for k, v in r.raw.items() if k != "id"}
+    parent: dict[str, Any] = {}
+    if spec.parent is not None:
+        # nested records (contest entries) name their parent in the row
+        key = spec.parent[0]
+        value = body.pop(key, None)
+        if value is None and r.existing is None:
+            err(RowError(r.number, key, "Field required"))
+            return
+        if value is not None:
+            if not isinstance(value, int) or isinstance(value, bool):
+                err(RowError(r.number, key, "must be an integer id"))
+                return
+            if r.existing is not None and value != r.existing[key]:
+                err(RowError(r.number, key, "a record cannot move to another parent"))
+                return
+            parent[key] = value
     model = spec.update if r.existing is not None else spec.create
     try:
         validated = model.model_validate(body)
@@ -213,7 +237,7 @@ async def _validate_row(ctx: Ctx, ispec: ImportSpec, r: _Row, err) -> None:
             err(RowError(r.number, _loc_field(e["loc"]), e["msg"]))
         return
     changes = validated.model_dump(exclude_unset=r.existing is not None)
-    data = {**(r.existing or {}), **changes}
+    data = {**(r.existing or {}), **changes, **parent}
     col = spec.unit_column
     if col and data.get(col) is not None and not await ctx.in_scope(data[col]):
         err(RowError(r.number, col, f"unit {data[col]} is outside your scope"))

@@ -17,10 +17,25 @@ class ImportResource(StrEnum):
     CONTEST_ENTRIES = "contest-entries"
 
 
-def import_spec(resource: ImportResource) -> ImportSpec | None:
+def import_spec(resource: ImportResource) -> ImportSpec:
     """The resource's import spec (imported lazily so that every domain package stays independent)."""
-    if resource is ImportResource.UNITS:
-        from app.units.service import spec
+    match resource:
+        case ImportResource.UNITS:
+            from app.units.service import spec
 
-        return ImportSpec(spec, match_on=("code",), unit_code=False)
-    return None
+            return ImportSpec(spec, match_on=("code",), unit_code=False)
+        case ImportResource.UNIT_PLANS:
+            from app.unit_plans.service import spec
+        case ImportResource.BROADCASTS:
+            from app.broadcasts.service import spec
+        case ImportResource.FORUMS:
+            from app.forums.service import spec
+        case ImportResource.TRAININGS:
+            from app.trainings.service import spec
+        case ImportResource.SATISFACTION_SURVEYS:
+            from app.surveys.service import spec
+        case ImportResource.CONTEST_ENTRIES:
+            from app.contests.service import entry_spec
+
+            return ImportSpec(entry_spec, match_on=("contest_id", "unit_id", "external_ref"))
+    return ImportSpec(spec)

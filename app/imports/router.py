@@ -8,7 +8,7 @@ from app.auth.permissions import Perm
 from app.auth.principal import CurrentPrincipal, require
 from app.common.responses import problems
 from app.db import DbConn
-from app.errors import AppError, Forbidden
+from app.errors import Forbidden
 from app.imports.engine import Outcome, run_import
 from app.imports.parsers import MAX_ROWS, parse
 from app.imports.registry import ImportResource, import_spec
@@ -32,14 +32,15 @@ class ImportResult(BaseModel):
     errors: list[ImportError_]
 
 
+def _is_list(annotation: Any) -> bool:
+    if annotation is list or get_origin(annotation) is list:
+        return True
+    return any(_is_list(arg) for arg in get_args(annotation))
+
+
 def _list_fields(model: type[BaseModel]) -> set[str]:
-    out = set()
-    for name, f in model.model_fields.items():
-        ann = f.annotation
-        candidates = [ann, *get_args(ann)]
-        if any(get_origin(c) is list or c is list for c in candidates):
-            out.add(name)
-    return out
+    """Fields whose CSV/XLSX cell holds JSON (airings, participants, topics)."""
+    return {name for name, f in model.model_fields.items() if _is_list(f.annotation)}
 
 
 def _result(resource: str, dry_run: bool, outcome: Outcome) -> dict[str, Any]:
@@ -93,8 +94,6 @@ async def import_rows(
     if resource is ImportResource.UNITS and not principal.can(Perm.IMPORT_UNITS):
         raise Forbidden("Only the lead office imports units.")
     ispec = import_spec(resource)
-    if ispec is None:
-        raise AppError(f"Importing {resource.value} is not available yet.", status=404)
     body = await request.body()
     parsed = parse(body, request.headers.get("content-type", ""), _list_fields(ispec.spec.create))
     outcome = await run_import(conn, ispec, principal, parsed, dry_run=dry_run)
