@@ -56,5 +56,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
 SUBTREE_SCOPED_ROLES = frozenset({Role.UNIT})
 
 
+_BY_NAME: dict[str, frozenset[Perm]] = {str(role): perms for role, perms in ROLE_PERMISSIONS.items()}
+
+
 def has(role: str, perm: Perm) -> bool:
-    return perm in ROLE_PERMISSIONS.get(Role(role), frozenset())
+    return perm in _BY_NAME.get(str(role), frozenset())

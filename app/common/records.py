@@ -55,8 +55,9 @@ def not_null(*names: str) -> Rule:
     """A rule: these fields may be left out of a PATCH, never set to null (422 naming each)."""
     fields: Sequence[str] = names
 
-    async def rule(_ctx: Ctx, data: dict[str, Any], _existing: dict[str, Any] | None) -> None:
-        require_fields(data, fields)
+    async def rule(_ctx: Ctx, data: dict[str, Any], existing: dict[str, Any] | None) -> None:
+        if existing is not None:  # a create body cannot leave them out: its schema requires them
+            require_fields(data, fields)
 
     return rule
 

@@ -325,10 +325,15 @@ async def _check_natural_keys(ctx: Ctx, data: dict[str, Any], record_id: int | N
             raise Conflict(nk.message)
 
 
-async def validate(ctx: Ctx, data: dict[str, Any], existing: dict[str, Any] | None, *, natural_keys: bool = True) -> None:
+async def validate(
+    ctx: Ctx, data: dict[str, Any], existing: dict[str, Any] | None, *, natural_keys: bool = True, scope_checked: bool = False
+) -> None:
     """Every check a write passes: who may write, server-owned fields, the resource's rules, natural keys.
-    The import engine calls it per row too (natural keys it checks for the whole file at once)."""
-    await (ctx.spec.authorize_write or _check_write_scope)(ctx, data, existing)
+    The import engine calls it per row too (it checks permission, scope and natural keys for the whole file)."""
+    if ctx.spec.authorize_write is not None:
+        await ctx.spec.authorize_write(ctx, data, existing)
+    elif not scope_checked:
+        await _check_write_scope(ctx, data, existing)
     if ctx.spec.server_fields is not None:
         await ctx.spec.server_fields(ctx, data, existing)
     for rule in ctx.spec.rules:

@@ -3,19 +3,21 @@ them, matched on (unit, external_ref) (units: code) or id, and written all toget
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import bindparam, delete, insert, select, tuple_, update
+from sqlalchemy import bindparam, delete, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth.principal import Principal
 from app.common import audit
+from app.common.bulk import allocate_ids, insert_rows, select_by_keys
 from app.common.resource import Ctx, ResourceSpec, attach_children, split_body, validate, visible
 from app.db import utcnow
-from app.errors import AppError
+from app.errors import AppError, Forbidden
 from app.imports.parsers import Parsed
 from app.models import Unit
 
@@ -74,18 +76,26 @@ def allowed_columns(ispec: ImportSpec) -> tuple[set[str], set[str]]:
     return writable | {"id"} | ({"unit_code"} if ispec.unit_code else set()), ignored
 
 
-async def _chunked_select(conn: AsyncConnection, query_for_chunk, values: list) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for i in range(0, len(values), CHUNK):
-        out += [dict(r) for r in (await conn.execute(query_for_chunk(values[i : i + CHUNK]))).mappings()]
-    return out
-
-
 async def run_import(
+    conn: AsyncConnection, ispec: ImportSpec, principal: Principal, parsed: Parsed, *, dry_run: bool
+) -> Outcome:
+    # tens of thousands of small dicts make the cyclic GC run over and over; none of them form cycles
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return await _run_import(conn, ispec, principal, parsed, dry_run=dry_run)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+async def _run_import(
     conn: AsyncConnection, ispec: ImportSpec, principal: Principal, parsed: Parsed, *, dry_run: bool
 ) -> Outcome:
     spec = ispec.spec
     t = spec.table
+    if not principal.can(spec.write_perm):
+        raise Forbidden(f"The role '{principal.role}' may not write {spec.name}.")
     out = Outcome()
     err = out.errors.append
     for number, column, message in parsed.cell_errors:
@@ -113,10 +123,7 @@ async def run_import(
     # unit_code -> unit_id
     if ispec.unit_code and spec.unit_column:
         codes = sorted({str(r.raw["unit_code"]) for r in rows if r.raw.get("unit_code") not in (None, "")})
-        found = {
-            row["code"]: row["id"]
-            for row in await _chunked_select(conn, lambda c: select(units.c.code, units.c.id).where(units.c.code.in_(c)), codes)
-        }
+        found = {row["code"]: row["id"] for row in await select_by_keys(conn, units, ["code"], [(c,) for c in codes])}
         for r in rows:
             code = r.raw.pop("unit_code", None)
             if code in (None, ""):
@@ -129,21 +136,16 @@ async def run_import(
                 r.raw[spec.unit_column] = found[str(code)]
 
     # match: by id, else by the resource's key
-    by_id = sorted({r.raw["id"] for r in rows if isinstance(r.raw.get("id"), int)})
-    existing_by_id = {
-        rec["id"]: rec
-        for rec in await _chunked_select(conn, lambda ids: select(t).where(t.c.id.in_(ids), visible(spec, principal)), by_id)
-    }
+    by_id = sorted({(r.raw["id"],) for r in rows if isinstance(r.raw.get("id"), int) and 0 < r.raw["id"] < 2**63})
+    existing_by_id = {rec["id"]: rec for rec in await select_by_keys(conn, t, ["id"], by_id, visible(spec, principal))}
     key_cols = ispec.match_on
     keys = sorted(
         {tuple(r.raw.get(c) for c in key_cols) for r in rows if "id" not in r.raw and all(r.raw.get(c) is not None for c in key_cols)},
         key=repr,
     )
     existing_by_key: dict[tuple, dict[str, Any]] = {}
-    if keys:
-        cols = [t.c[c] for c in key_cols]
-        for rec in await _chunked_select(conn, lambda ks: select(t).where(tuple_(*cols).in_(ks)), keys):
-            existing_by_key[tuple(rec[c] for c in key_cols)] = rec
+    for rec in await select_by_keys(conn, t, list(key_cols), keys):
+        existing_by_key[tuple(rec[c] for c in key_cols)] = rec
     seen_keys: dict[tuple, int] = {}
     for r in rows:
         if "id" in r.raw:
@@ -187,7 +189,7 @@ async def run_import(
         if r.number not in failed:
             await _validate_row(ctx, ispec, r, row_err)
 
-    await _check_natural_keys(conn, spec, rows, err)
+    await _check_natural_keys(conn, ispec, rows, err)
     if out.errors:
         out.errors.sort(key=lambda e: (e.row, e.field))
         return out
@@ -239,11 +241,15 @@ async def _validate_row(ctx: Ctx, ispec: ImportSpec, r: _Row, err) -> None:
     changes = validated.model_dump(exclude_unset=r.existing is not None)
     data = {**(r.existing or {}), **changes, **parent}
     col = spec.unit_column
-    if col and data.get(col) is not None and not await ctx.in_scope(data[col]):
-        err(RowError(r.number, col, f"unit {data[col]} is outside your scope"))
-        return
+    if col and data.get(col) is not None:
+        if not await ctx.in_scope(data[col]):
+            err(RowError(r.number, col, f"unit {data[col]} is outside your scope"))
+            return
+        if await ctx.unit(data[col]) is None:
+            err(RowError(r.number, col, f"{data[col]} is not a unit"))
+            return
     try:
-        await validate(ctx, data, r.existing, natural_keys=False)
+        await validate(ctx, data, r.existing, natural_keys=False, scope_checked=True)
     except AppError as exc:
         field_name = _loc_field(exc.errors[0]["loc"]) if exc.errors else (col or "")
         err(RowError(r.number, field_name, exc.detail))
@@ -251,9 +257,12 @@ async def _validate_row(ctx: Ctx, ispec: ImportSpec, r: _Row, err) -> None:
     r.data, r.changes = data, changes
 
 
-async def _check_natural_keys(conn: AsyncConnection, spec: ResourceSpec, rows: list[_Row], err) -> None:
+async def _check_natural_keys(conn: AsyncConnection, ispec: ImportSpec, rows: list[_Row], err) -> None:
+    spec = ispec.spec
     t = spec.table
     for nk in spec.natural_keys:
+        if set(nk.columns) == set(ispec.match_on):
+            continue  # the key rows match on: a row that has it updates that record, repeats were refused above
         wanted: dict[tuple, _Row] = {}
         for r in rows:
             if r.data is None:
@@ -267,8 +276,7 @@ async def _check_natural_keys(conn: AsyncConnection, spec: ResourceSpec, rows: l
             wanted[key] = r
         if not wanted:
             continue
-        cols = [t.c[c] for c in nk.columns]
-        found = await _chunked_select(conn, lambda ks, cols=cols: select(t.c.id, *cols).where(tuple_(*cols).in_(ks)), list(wanted))
+        found = await select_by_keys(conn, t, list(nk.columns), list(wanted))
         for rec in found:
             r = wanted[tuple(rec[c] for c in nk.columns)]
             if r.existing is None or r.existing["id"] != rec["id"]:
@@ -284,20 +292,22 @@ async def _write(conn: AsyncConnection, spec: ResourceSpec, creates: list[_Row],
     t = spec.table
     now = utcnow()
     if creates:
+        columns = [c for c in t.c.keys() if c not in ("id", "created_at", "updated_at", "version")]
+        # children need their parents' ids up front; otherwise the table's own sequence numbers the rows
+        ids = await allocate_ids(conn, t, len(creates)) if spec.children else None
         payload = []
-        for r in creates:
-            data = dict(r.data)
+        for n, r in enumerate(creates):
+            data = r.data
             if spec.derive is not None:
-                data.update(spec.derive(data))
-            row, _ = split_body(spec, data)
-            payload.append({**row, "created_at": now, "updated_at": now, "version": 1})
-        columns = sorted({k for p in payload for k in p})
-        payload = [{c: p.get(c) for c in columns} for p in payload]
-        ids: list[int] = []
-        for i in range(0, len(payload), 5000):
-            result = await conn.execute(insert(t).returning(t.c.id, sort_by_parameter_order=True), payload[i : i + 5000])
-            ids += [row[0] for row in result]
-        await _write_children(conn, spec, [(rid, r.data) for rid, r in zip(ids, creates, strict=True)], replace=False)
+                data = {**data, **spec.derive(data)}
+            row = {c: data.get(c) for c in columns}
+            row.update(created_at=now, updated_at=now, version=1)
+            if ids is not None:
+                row["id"] = ids[n]
+            payload.append(row)
+        await insert_rows(conn, t, payload)
+        if ids is not None:
+            await _write_children(conn, spec, [(rid, r.data) for rid, r in zip(ids, creates, strict=True)], replace=False)
     if updates:
         params = []
         for r in updates:
@@ -338,5 +348,6 @@ async def _write_children(conn: AsyncConnection, spec: ResourceSpec, items: list
             for rid, value in touched
             for row in child.to_rows(value or [])
         ]
-        for i in range(0, len(rows), 5000):
-            await conn.execute(insert(ct), rows[i : i + 5000])
+        if rows:
+            columns = sorted({k for r in rows for k in r})
+            await insert_rows(conn, ct, [{c: r.get(c) for c in columns} for r in rows])
