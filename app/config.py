@@ -33,6 +33,12 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     statement_timeout_ms: int = 30_000
     idempotency_hours: int = 24
+    # rate limits (counters in the database, or in Redis when DX_REDIS_URL is set); 0 turns one off
+    redis_url: str | None = None
+    redis_namespace: str = "dx"  # key prefix, so that several deployments can share one Redis
+    rate_limit_per_minute: int = 600  # requests per principal
+    login_failures_per_username: int = 10  # per 15 minutes
+    login_failures_per_address: int = 50  # per 15 minutes
 
     @field_validator("cors_origins", "previous_secret_keys", mode="before")
     @classmethod

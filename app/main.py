@@ -11,6 +11,7 @@ from app import errors
 from app.config import Settings, get_settings
 from app.db import make_engine
 from app.middleware import BodyLimit, Idempotency, RequestContext
+from app.ratelimit import RateLimit
 from app.routers import API_ROUTERS
 from app.system.router import router as system_router
 
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(system_router)
 
     app.add_middleware(Idempotency, settings=settings, engine_getter=lambda: app.state.engine)
+    app.add_middleware(RateLimit, settings=settings, engine_getter=lambda: app.state.engine)
     app.add_middleware(BodyLimit, settings=settings)
     if settings.cors_origins:
         app.add_middleware(

@@ -20,6 +20,11 @@ from sqlalchemy import create_engine, text
 
 os.environ.setdefault("DX_SECRET_KEY", "test-secret-key-that-is-long-enough")
 os.environ.setdefault("DX_ENVIRONMENT", "test")
+# the suite makes thousands of requests as a handful of principals from one address; the limits themselves
+# are tested on an app of their own (tests/test_rate_limits.py)
+os.environ.setdefault("DX_RATE_LIMIT_PER_MINUTE", "1000000")
+os.environ.setdefault("DX_LOGIN_FAILURES_PER_USERNAME", "1000")
+os.environ.setdefault("DX_LOGIN_FAILURES_PER_ADDRESS", "100000")
 
 from app.config import get_settings  # noqa: E402
 

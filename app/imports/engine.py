@@ -292,7 +292,7 @@ async def _write(conn: AsyncConnection, spec: ResourceSpec, creates: list[_Row],
     t = spec.table
     now = utcnow()
     if creates:
-        columns = [c for c in t.c.keys() if c not in ("id", "created_at", "updated_at", "version")]
+        columns = [c for c in t.c.keys() if c not in ("id", "created_at", "updated_at", "version")]  # noqa: SIM118
         # children need their parents' ids up front; otherwise the table's own sequence numbers the rows
         ids = await allocate_ids(conn, t, len(creates)) if spec.children else None
         payload = []

@@ -15,7 +15,7 @@ from app.models.records import (
     TrainingParticipant,
     UnitPlan,
 )
-from app.models.system import AuditEvent, IdempotencyKey
+from app.models.system import AuditEvent, IdempotencyKey, RateLimitCounter
 from app.models.units import Unit
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "ApiClient",
     "AuditEvent",
     "IdempotencyKey",
+    "RateLimitCounter",
     "Unit",
     "User",
 ]

@@ -45,3 +45,13 @@ class IdempotencyKey(SQLModel, table=True):
     body: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
+
+
+class RateLimitCounter(SQLModel, table=True):
+    """Hits in one fixed window for one bucket (a principal, a username, an address), shared by all workers."""
+
+    __tablename__ = "rate_limit_counters"
+
+    bucket: str = Field(max_length=200, primary_key=True)
+    window: int = Field(primary_key=True, sa_type=IdType)
+    count: int = Field(default=0, nullable=False)
