@@ -281,7 +281,7 @@ class Generator:
             for year in range(self.opts.years[0], self.opts.years[1] + 1):
                 first, last = date(year, 1, 1), date(year, 12, 31)
 
-                def day() -> date:
+                def day(first: date = first) -> date:
                     return first + timedelta(days=rnd.randrange(365))
 
                 for w in units["ward"]:

@@ -61,14 +61,11 @@ def load(url: str, args: argparse.Namespace) -> None:
 
 def raw_statement(url: str, year: int):
     """The statement GET /kpis runs for a city-wide caller, compiled for psycopg (same SQL, same parameters)."""
-    from app.auth.permissions import Role
-    from app.auth.principal import Principal
     from app.kpis import service
     from app.timeutil import local_today
 
     engine = create_engine(url)
-    principal = Principal(kind="user", id=0, name="bench", role=Role.LEAD_OFFICE, unit_id=0)
-    compiled = service.totals_statement(service.context(principal, year, local_today())).compile(
+    compiled = service.totals_statement(service.scoped_context(year, local_today(), None)).compile(
         dialect=engine.dialect, compile_kwargs={"render_postcompile": True}
     )
     engine.dispose()

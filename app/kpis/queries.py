@@ -16,6 +16,7 @@ from sqlalchemy import (
     Select,
     String,
     and_,
+    bindparam,
     case,
     false,
     func,
@@ -58,13 +59,16 @@ VILLAGE_KINDS = ("quarter", "village")
 
 @dataclass(frozen=True)
 class KpiContext:
-    """The period asked for and the caller's scope (`scope`: a SELECT of unit ids; None for the whole city)."""
+    """The period asked for and the caller's scope (the ids of its units; None for the whole city)."""
 
     period: Period
-    scope: Select | None = None
+    scope: tuple[int, ...] | None = None
 
     def in_scope(self, column: ColumnElement) -> ColumnElement[bool]:
-        return true() if self.scope is None else column.in_(self.scope)
+        if self.scope is None:
+            return true()
+        # integers written into the SQL: no bound-parameter limit however large the scope
+        return column.in_(bindparam("scope", list(self.scope), expanding=True, literal_execute=True))
 
 
 def exists_between(first: ColumnElement | date, last: ColumnElement | date) -> ColumnElement[bool]:

@@ -30,7 +30,7 @@ def json_response(body: dict) -> Response:
     dependencies=[require(Perm.KPIS_READ)],
 )
 async def list_kpis(conn: DbConn, principal: CurrentPrincipal, query: Annotated[KpiQuery, Query()]):
-    ctx = service.context(principal, query.year, query.as_of)
+    ctx = await service.context(conn, principal, query.year, query.as_of)
     items = await service.summary(conn, ctx)
     return json_response({"year": query.year, "as_of": query.as_of.isoformat(), "items": items})
 
@@ -52,6 +52,6 @@ async def get_kpi(
     kpi = BY_CODE.get(code)
     if kpi is None:
         raise NotFound(f"No KPI with code {code!r}; the codes are: {', '.join(BY_CODE)}.")
-    ctx = service.context(principal, query.year, query.as_of)
+    ctx = await service.context(conn, principal, query.year, query.as_of)
     body = await service.detail(conn, kpi, ctx)
     return json_response({"year": query.year, "as_of": query.as_of.isoformat(), **body})

@@ -20,14 +20,20 @@ from app.kpis.queries import KpiContext, per_month
 from app.kpis.registry import KPIS, Kpi
 
 
-def context(principal: Principal, year: int, as_of: date) -> KpiContext:
-    """A unit caller's KPIs are computed over its scope; every other role sees the city."""
-    return _context(year, as_of, None if principal.city_wide else principal.unit_id)
+async def context(conn: AsyncConnection, principal: Principal, year: int, as_of: date) -> KpiContext:
+    """A unit caller's KPIs are computed over its scope; every other role sees the city.
+
+    The scope's ids are read first (one small query) and written into the KPI statements as a list: the
+    planner then knows it is a handful of units and uses the unit_id indexes."""
+    if principal.city_wide:
+        return scoped_context(year, as_of, None)
+    ids = tuple(sorted((await conn.scalars(subtree(principal.unit_id))).all()))
+    return scoped_context(year, as_of, ids)
 
 
 @lru_cache(maxsize=256)
-def _context(year: int, as_of: date, scope_root: int | None) -> KpiContext:
-    return KpiContext(Period(year, as_of), None if scope_root is None else subtree(scope_root))
+def scoped_context(year: int, as_of: date, scope: tuple[int, ...] | None) -> KpiContext:
+    return KpiContext(Period(year, as_of), scope)
 
 
 def ratio(numerator: int, denominator: int) -> float | None:

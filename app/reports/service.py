@@ -41,7 +41,7 @@ async def budget_totals(conn: AsyncConnection, principal: Principal, year: int) 
 
 
 async def annual(conn: AsyncConnection, principal: Principal, year: int, as_of) -> dict[str, Any]:
-    ctx = kpis.context(principal, year, as_of)
+    ctx = await kpis.context(conn, principal, year, as_of)
     return {
         "year": year,
         "as_of": as_of.isoformat(),
