@@ -22,6 +22,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 
 ADMIN_URL = os.environ.get("DX_BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 USER, PASSWORD = "bench-lead", "bench-password-1"
+WARD_USER, WARD_CODE = "bench-ward", "DM-W-0007"  # a unit caller: its KPIs over one ward and its villages
 
 
 def free_port() -> int:
@@ -57,15 +58,17 @@ def load(url: str, args: argparse.Namespace) -> None:
                                               news_per_month=args.news_per_month, years=(2021, 2025)))
     cli.create_user(settings, argparse.Namespace(username=USER, password=PASSWORD, role="lead_office",
                                                  unit_code="P-VHTT", full_name=None))
+    cli.create_user(settings, argparse.Namespace(username=WARD_USER, password=PASSWORD, role="unit",
+                                                 unit_code=WARD_CODE, full_name=None))
 
 
-def raw_statement(url: str, year: int):
-    """The statement GET /kpis runs for a city-wide caller, compiled for psycopg (same SQL, same parameters)."""
+def raw_statement(url: str, year: int, scope: tuple[int, ...] | None = None):
+    """The statement GET /kpis runs for a caller with that scope, compiled for psycopg (same SQL, parameters)."""
     from app.kpis import service
     from app.timeutil import local_today
 
     engine = create_engine(url)
-    compiled = service.totals_statement(service.scoped_context(year, local_today(), None)).compile(
+    compiled = service.totals_statement(service.scoped_context(year, local_today(), scope)).compile(
         dialect=engine.dialect, compile_kwargs={"render_postcompile": True}
     )
     engine.dispose()
@@ -74,6 +77,44 @@ def raw_statement(url: str, year: int):
 
 def median_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1000
+
+
+def compare(client: httpx.Client, raw, args: argparse.Namespace, label: str, user: str, statement) -> None:
+    """Median of GET /kpis against the same statement through psycopg, run alternately after a warm-up."""
+    sql, params = statement
+    token = client.post("/api/v1/auth/token", data={"grant_type": "password", "username": user,
+                                                    "password": PASSWORD}).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def api() -> tuple[float, list]:
+        t = time.perf_counter()
+        r = client.get("/api/v1/kpis", params={"year": args.year}, headers=headers)
+        elapsed = time.perf_counter() - t
+        r.raise_for_status()
+        return elapsed, [(k["numerator"], k["denominator"]) for k in r.json()["items"]]
+
+    def direct() -> tuple[float, list]:
+        t = time.perf_counter()
+        with raw.cursor() as cur:
+            cur.execute(sql, params)
+            rows = cur.fetchall()
+        elapsed = time.perf_counter() - t
+        return elapsed, [(int(n), int(d)) for _, n, d in sorted(rows)]
+
+    for _ in range(args.warmup):
+        _, from_api = api()
+        _, from_sql = direct()
+    assert from_api == from_sql, (from_api, from_sql)
+    api_times, sql_times = [], []
+    for _ in range(args.runs):  # alternated, so that both see the same machine
+        api_times.append(api()[0])
+        sql_times.append(direct()[0])
+    a, s = median_ms(api_times), median_ms(sql_times)
+    print(f"{label}: GET /api/v1/kpis?year={args.year}")
+    print(f"  API  median {a:7.1f} ms (min {min(api_times) * 1000:.1f}, max {max(api_times) * 1000:.1f}) over {args.runs}")
+    print(f"  SQL  median {s:7.1f} ms (min {min(sql_times) * 1000:.1f}, max {max(sql_times) * 1000:.1f})")
+    print(f"  ratio API / SQL: {a / s:.2f}x")
+    print(f"  (numerator, denominator): {from_api}")
 
 
 def bench_kpis(args: argparse.Namespace) -> None:
@@ -103,49 +144,20 @@ def bench_kpis(args: argparse.Namespace) -> None:
             except httpx.TransportError:
                 pass
             time.sleep(0.1)
-        token = client.post("/api/v1/auth/token", data={"grant_type": "password", "username": USER,
-                                                        "password": PASSWORD}).json()["access_token"]
-        headers = {"Authorization": f"Bearer {token}"}
-        sql, params = raw_statement(url, args.year)
-        libpq_url = url.replace("postgresql+psycopg://", "postgresql://")
-        raw = psycopg.connect(libpq_url, options="-c timezone=UTC", autocommit=True)
+        raw = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), options="-c timezone=UTC",
+                              autocommit=True)
         raw.prepare_threshold = None  # never prepared: PostgreSQL plans it for its parameters every time
-
-        def api() -> tuple[float, list]:
-            t = time.perf_counter()
-            r = client.get("/api/v1/kpis", params={"year": args.year}, headers=headers)
-            elapsed = time.perf_counter() - t
-            r.raise_for_status()
-            return elapsed, [(k["numerator"], k["denominator"]) for k in r.json()["items"]]
-
-        def direct() -> tuple[float, list]:
-            t = time.perf_counter()
-            with raw.cursor() as cur:
-                cur.execute(sql, params)
-                rows = cur.fetchall()
-            elapsed = time.perf_counter() - t
-            return elapsed, [(int(n), int(d)) for _, n, d in sorted(rows)]
-
-        for _ in range(args.warmup):
-            _, from_api = api()
-            _, from_sql = direct()
-        assert from_api == from_sql, (from_api, from_sql)
-        api_times, sql_times = [], []
-        for _ in range(args.runs):  # alternated, so that both see the same machine
-            api_times.append(api()[0])
-            sql_times.append(direct()[0])
+        ward_id = raw.execute("SELECT id FROM units WHERE code = %s", (WARD_CODE,)).fetchone()[0]
+        scope = tuple(sorted(r[0] for r in raw.execute(
+            "WITH RECURSIVE s(id) AS (SELECT %s::bigint UNION SELECT u.id FROM units u JOIN s ON u.parent_id = s.id)"
+            " SELECT id FROM s", (ward_id,))))
         counts = raw.execute(
             "SELECT (SELECT count(*) FROM airings), (SELECT count(*) FROM broadcasts), (SELECT count(*) FROM forums),"
             " (SELECT count(*) FROM units)"
         ).fetchone()
-        a, s = median_ms(api_times), median_ms(sql_times)
         print(f"dataset: {counts[3]:,} units, {counts[2]:,} forums, {counts[1]:,} broadcasts, {counts[0]:,} airings")
-        print(f"GET /api/v1/kpis?year={args.year}: median {a:.1f} ms over {args.runs} runs "
-              f"(min {min(api_times) * 1000:.1f}, max {max(api_times) * 1000:.1f})")
-        print(f"same SQL through psycopg:    median {s:.1f} ms (min {min(sql_times) * 1000:.1f}, "
-              f"max {max(sql_times) * 1000:.1f})")
-        print(f"ratio API / SQL: {a / s:.2f}x")
-        print("values:", from_api)
+        for label, user, unit_scope in (("city (lead_office)", USER, None), (f"ward {WARD_CODE} (unit)", WARD_USER, scope)):
+            compare(client, raw, args, label, user, raw_statement(url, args.year, unit_scope))
         raw.close()
     finally:
         if server is not None:

@@ -99,6 +99,12 @@ def test_lead_finance_and_viewer_see_the_same_city_numbers(city):
         assert numbers(r.json()["items"]) == CITY, (role, r.text)
 
 
+def test_a_unit_user_of_the_city_committee_gets_the_whole_city(city):
+    r = city.user("unit", "UBND-TK").get("/api/v1/kpis", params={"year": YEAR, "as_of": AS_OF})
+    assert r.status_code == 200, r.text
+    assert numbers(r.json()["items"]) == CITY, r.text
+
+
 def test_a_ward_caller_gets_its_own_scope_of_the_city(city):
     r = city.ward.get("/api/v1/kpis", params={"year": YEAR, "as_of": AS_OF})
     assert r.status_code == 200, r.text
