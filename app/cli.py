@@ -93,6 +93,20 @@ def create_client(settings: Settings, args: argparse.Namespace) -> None:
     print(f"client_id={client_id}\nclient_secret={secret}")
 
 
+def demo_data(settings: Settings, args: argparse.Namespace) -> dict[str, int]:
+    from app import demo_data as demo
+
+    try:
+        years = demo.parse_years(args.years)
+    except ValueError as exc:
+        sys.exit(f"error: --years: {exc}")
+    migrate(settings)
+    seed(settings)
+    opts = demo.Options(wards=args.wards, villages=args.villages, schools=args.schools, years=years,
+                        news_per_month=args.news_per_month, replays=args.replays, seed=args.seed)
+    return demo.run(settings, opts)
+
+
 def serve(settings: Settings, args: argparse.Namespace) -> None:
     import uvicorn
 
@@ -131,6 +145,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--name", required=True)
     p.add_argument("--role", required=True, choices=["lead_office", "finance_office", "unit", "viewer"])
     p.add_argument("--unit-code", required=True)
+    p = sub.add_parser("demo-data", help="load a synthetic province (deterministic) for trying and benchmarking")
+    p.add_argument("--wards", type=int, default=250, help="wards and communes")
+    p.add_argument("--villages", type=int, default=2000, help="villages and residential quarters")
+    p.add_argument("--schools", type=int, help="default: 3 for every 5 wards")
+    p.add_argument("--years", default="2021-2025", help="YYYY-YYYY")
+    p.add_argument("--news-per-month", type=int, default=6, help="other items per ward and month")
+    p.add_argument("--replays", type=int, default=40, help="mean airings of a ward-radio news item")
+    p.add_argument("--seed", type=int, default=20211)
     args = parser.parse_args(argv)
     try:
         settings = get_settings()
@@ -149,3 +171,5 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "create-client":
         migrate(settings)
         create_client(settings, args)
+    elif args.command == "demo-data":
+        demo_data(settings, args)

@@ -11,6 +11,8 @@ from app.budget.router import router as budget_submissions_router
 from app.contests.router import router as contests_router
 from app.forums.router import router as forums_router
 from app.imports.router import router as imports_router
+from app.kpis.router import router as kpis_router
+from app.reports.router import router as reports_router
 from app.surveys.router import router as satisfaction_surveys_router
 from app.trainings.router import router as trainings_router
 from app.unit_plans.router import router as unit_plans_router
@@ -32,5 +34,7 @@ API_ROUTERS = [
     annual_reports_router,
     forums_router,
     satisfaction_surveys_router,
+    kpis_router,
+    reports_router,
     audit_router,
 ]

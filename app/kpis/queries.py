@@ -1,0 +1,320 @@
+"""The eight KPIs of API.md section 6, one SQL aggregate each.
+
+Every function returns a SELECT of one row per unit of the KPI's denominator set, grouped in SQL:
+`(unit_id, numerator, denominator)`. The service sums it (in the same statement) into the KPI's totals.
+Months are judged in local time by `local_month` / `month_of`; nothing dated after `as_of` counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Select,
+    String,
+    and_,
+    bindparam,
+    case,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    union_all,
+)
+
+from app.kpis.periods import Period, local_midnight, local_month, month_of
+from app.models import (
+    Airing,
+    AnnualReport,
+    Broadcast,
+    Forum,
+    SatisfactionSurvey,
+    Training,
+    TrainingParticipant,
+    Unit,
+    UnitPlan,
+)
+from app.seed import PLAN_START
+
+units = Unit.__table__
+unit_plans = UnitPlan.__table__
+annual_reports = AnnualReport.__table__
+broadcasts = Broadcast.__table__
+airings = Airing.__table__
+forums = Forum.__table__
+trainings = Training.__table__
+participants = TrainingParticipant.__table__
+surveys = SatisfactionSurvey.__table__
+
+REQUIRED_KINDS = ("department", "media_center", "association", "ward", "commune")
+LOCAL_KINDS = ("ward", "commune")
+STATION_KINDS = (*LOCAL_KINDS, "media_center")
+VILLAGE_KINDS = ("quarter", "village")
+
+
+@dataclass(frozen=True)
+class KpiContext:
+    """The period asked for and the caller's scope (the ids of its units; None for the whole city)."""
+
+    period: Period
+    scope: tuple[int, ...] | None = None
+
+    def in_scope(self, column: ColumnElement) -> ColumnElement[bool]:
+        if self.scope is None:
+            return true()
+        # integers written into the SQL: no bound-parameter limit however large the scope
+        return column.in_(bindparam("scope", list(self.scope), expanding=True, literal_execute=True))
+
+
+def exists_between(first: ColumnElement | date, last: ColumnElement | date) -> ColumnElement[bool]:
+    """The unit exists in [first, last]: established on or before the last day, not dissolved by the first."""
+    return and_(
+        or_(units.c.established_on.is_(None), units.c.established_on <= last),
+        or_(units.c.dissolved_on.is_(None), units.c.dissolved_on > first),
+    )
+
+
+def _active_units(ctx: KpiContext, kinds: tuple[str, ...]) -> list[ColumnElement[bool]]:
+    return [units.c.kind.in_(kinds), exists_between(ctx.period.first, ctx.period.last), ctx.in_scope(units.c.id)]
+
+
+def _flag(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return case((condition, 1), else_=0)
+
+
+def unit_plan_coverage(ctx: KpiContext) -> Select:
+    """Required units with a unit plan for the year (issued on or before as_of)."""
+    joined = units.outerjoin(
+        unit_plans,
+        and_(
+            unit_plans.c.unit_id == units.c.id,
+            unit_plans.c.year == ctx.period.year,
+            or_(unit_plans.c.issued_on.is_(None), unit_plans.c.issued_on <= ctx.period.as_of),
+        ),
+    )
+    return (
+        select(units.c.id.label("unit_id"), _flag(func.count(unit_plans.c.id) > 0).label("numerator"),
+               literal(1).label("denominator"))
+        .select_from(joined)
+        .where(*_active_units(ctx, REQUIRED_KINDS))
+        .group_by(units.c.id)
+    )
+
+
+def official_training_coverage(ctx: KpiContext) -> Select:
+    """Per staffed unit: min(staff_count, officials trained since the plan began), over staff_count."""
+    trained = (
+        select(participants.c.unit_id, func.sum(participants.c.count).label("trained"))
+        .select_from(participants.join(trainings, trainings.c.id == participants.c.training_id))
+        .where(
+            trainings.c.audience == "officials",
+            trainings.c.held_on >= PLAN_START,
+            trainings.c.held_on <= ctx.period.last_counted_day,
+            ctx.in_scope(participants.c.unit_id),
+        )
+        .group_by(participants.c.unit_id)
+        .subquery("trained")
+    )
+    count = func.coalesce(trained.c.trained, 0)
+    return (
+        select(
+            units.c.id.label("unit_id"),
+            case((count < units.c.staff_count, count), else_=units.c.staff_count).label("numerator"),
+            units.c.staff_count.label("denominator"),
+        )
+        .select_from(units.outerjoin(trained, trained.c.unit_id == units.c.id))
+        .where(units.c.staff_count > 0, exists_between(ctx.period.first, ctx.period.last), ctx.in_scope(units.c.id))
+    )
+
+
+def school_dx_coverage(ctx: KpiContext) -> Select:
+    """Active schools that organised at least one training for students in the year."""
+    joined = units.outerjoin(
+        trainings,
+        and_(
+            trainings.c.unit_id == units.c.id,
+            trainings.c.audience == "students",
+            trainings.c.held_on >= ctx.period.first,
+            trainings.c.held_on <= ctx.period.last_counted_day,
+        ),
+    )
+    return (
+        select(units.c.id.label("unit_id"), _flag(func.count(trainings.c.id) > 0).label("numerator"),
+               literal(1).label("denominator"))
+        .select_from(joined)
+        .where(*_active_units(ctx, ("school",)))
+        .group_by(units.c.id)
+    )
+
+
+def satisfaction_rate(ctx: KpiContext) -> Select:
+    """Satisfied over respondents of the surveys of the year's months up to as_of, per surveyed unit."""
+    return (
+        select(
+            surveys.c.unit_id.label("unit_id"),
+            func.sum(surveys.c.satisfied).label("numerator"),
+            func.sum(surveys.c.respondents).label("denominator"),
+        )
+        .where(
+            surveys.c.month >= f"{ctx.period.year:04d}-01",
+            surveys.c.month <= min(f"{ctx.period.year:04d}-12", ctx.period.as_of_month),
+            ctx.in_scope(surveys.c.unit_id),
+        )
+        .group_by(surveys.c.unit_id)
+    )
+
+
+def _months(ctx: KpiContext):
+    """The counted months as a small table (month, first, last)."""
+    rows = ctx.period.months
+    if not rows:
+        return (
+            select(literal("", String).label("month"), literal(ctx.period.first, Date).label("first"),
+                   literal(ctx.period.first, Date).label("last"))
+            .where(false())
+            .subquery("months")
+        )
+    parts = [
+        select(literal(m.key, String).label("month"), literal(m.first, Date).label("first"),
+               literal(m.last, Date).label("last"))
+        for m in rows
+    ]
+    return (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("months")
+
+
+def _unit_months(ctx: KpiContext, kinds: tuple[str, ...], name: str):
+    """(unit, counted month) pairs for units of `kinds` that exist in that month."""
+    months = _months(ctx)
+    return (
+        select(units.c.id.label("unit_id"), months.c.month)
+        .select_from(units.join(months, true()))
+        .where(units.c.kind.in_(kinds), exists_between(months.c.first, months.c.last), ctx.in_scope(units.c.id))
+        .subquery(name)
+    )
+
+
+def _counted_span(ctx: KpiContext) -> tuple[date, date]:
+    months = ctx.period.months
+    if not months:
+        return ctx.period.first, ctx.period.first
+    return months[0].first, months[-1].last
+
+
+def broadcast_months(ctx: KpiContext) -> Select:
+    """(station, counted month, compliant 0/1): a ward or commune with a 10-15 minute ward-radio broadcast
+    aired at least 3 times in the local month; a media centre with a city radio-TV broadcast aired 4 times."""
+    first, last = _counted_span(ctx)
+    month = local_month(airings.c.aired_at)
+    station = units.alias("station")
+    needed = case((station.c.kind == "media_center", 4), else_=3)
+    aired = (
+        select(broadcasts.c.unit_id, month.label("month"))
+        .select_from(
+            airings.join(broadcasts, broadcasts.c.id == airings.c.broadcast_id).join(
+                station, station.c.id == broadcasts.c.unit_id
+            )
+        )
+        .where(
+            airings.c.aired_at >= local_midnight(first),
+            airings.c.aired_at < local_midnight(last + timedelta(days=1)),
+            or_(
+                and_(
+                    station.c.kind.in_(LOCAL_KINDS),
+                    broadcasts.c.channel == "ward_radio",
+                    broadcasts.c.duration_minutes.between(10, 15),
+                ),
+                and_(station.c.kind == "media_center", broadcasts.c.channel == "city_radio_tv"),
+            ),
+            ctx.in_scope(broadcasts.c.unit_id),
+        )
+        .group_by(broadcasts.c.id, broadcasts.c.unit_id, station.c.kind, month)
+        .having(func.count() >= needed)
+        .subquery("aired")
+    )
+    compliant = select(aired.c.unit_id, aired.c.month).distinct().subquery("compliant")
+    pairs = _unit_months(ctx, STATION_KINDS, "stations")
+    return select(
+        pairs.c.unit_id, pairs.c.month, _flag(compliant.c.unit_id.is_not(None)).label("ok")
+    ).select_from(
+        pairs.outerjoin(compliant, and_(compliant.c.unit_id == pairs.c.unit_id, compliant.c.month == pairs.c.month))
+    )
+
+
+def forum_months(ctx: KpiContext) -> Select:
+    """(village or quarter, counted month, 0/1): at least one village forum held there that month."""
+    first, last = _counted_span(ctx)
+    month = month_of(forums.c.held_on)
+    held = (
+        select(forums.c.unit_id, month.label("month"))
+        .where(
+            forums.c.kind == "village_forum",
+            forums.c.held_on >= first,
+            forums.c.held_on <= last,
+            ctx.in_scope(forums.c.unit_id),
+        )
+        .group_by(forums.c.unit_id, month)
+        .subquery("held")
+    )
+    pairs = _unit_months(ctx, VILLAGE_KINDS, "villages")
+    return select(pairs.c.unit_id, pairs.c.month, _flag(held.c.unit_id.is_not(None)).label("ok")).select_from(
+        pairs.outerjoin(held, and_(held.c.unit_id == pairs.c.unit_id, held.c.month == pairs.c.month))
+    )
+
+
+def _per_unit(unit_months: Select) -> Select:
+    sub = unit_months.subquery("unit_months")
+    return select(
+        sub.c.unit_id, func.sum(sub.c.ok).label("numerator"), func.count().label("denominator")
+    ).group_by(sub.c.unit_id)
+
+
+def per_month(unit_months: Select) -> Select:
+    """The monthly series of a month-by-month KPI: (month, numerator, denominator)."""
+    sub = unit_months.subquery("unit_months")
+    return (
+        select(sub.c.month, func.sum(sub.c.ok).label("numerator"), func.count().label("denominator"))
+        .group_by(sub.c.month)
+        .order_by(sub.c.month)
+    )
+
+
+def broadcast_compliance(ctx: KpiContext) -> Select:
+    return _per_unit(broadcast_months(ctx))
+
+
+def forum_compliance(ctx: KpiContext) -> Select:
+    return _per_unit(forum_months(ctx))
+
+
+def _annual_reports(ctx: KpiContext, *conditions: ColumnElement[bool]) -> Select:
+    joined = units.outerjoin(
+        annual_reports,
+        and_(
+            annual_reports.c.unit_id == units.c.id,
+            annual_reports.c.year == ctx.period.year,
+            annual_reports.c.submitted_at < ctx.period.as_of_end,
+            *conditions,
+        ),
+    )
+    return (
+        select(units.c.id.label("unit_id"), _flag(func.count(annual_reports.c.id) > 0).label("numerator"),
+               literal(1).label("denominator"))
+        .select_from(joined)
+        .where(*_active_units(ctx, REQUIRED_KINDS))
+        .group_by(units.c.id)
+    )
+
+
+def annual_report_rate(ctx: KpiContext) -> Select:
+    """Required units whose annual report for the year was submitted on or before as_of."""
+    return _annual_reports(ctx)
+
+
+def annual_report_timeliness(ctx: KpiContext) -> Select:
+    """Required units whose annual report was submitted before 1 December, 00:00 local time."""
+    return _annual_reports(ctx, annual_reports.c.submitted_at < ctx.period.report_deadline)

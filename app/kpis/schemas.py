@@ -1,0 +1,67 @@
+"""Query and response shapes of /kpis (documented in OpenAPI; answers are serialized without them)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from app.timeutil import local_today
+
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+
+
+class KpiQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    year: Annotated[
+        int | None, Field(ge=FIRST_YEAR, le=LAST_YEAR, description="The year; default: the year of `as_of`.")
+    ] = None
+    as_of: Annotated[
+        date | None,
+        Field(
+            ge=date(FIRST_YEAR, 1, 1),
+            le=date(LAST_YEAR, 12, 31),
+            description="Nothing dated after this day counts (local time); default: today, local.",
+        ),
+    ] = None
+
+    @model_validator(mode="after")
+    def _defaults(self) -> KpiQuery:
+        if self.as_of is None:
+            self.as_of = local_today()
+        if self.year is None:
+            self.year = self.as_of.year
+        return self
+
+
+class BreakdownRow(BaseModel):
+    unit_id: int
+    numerator: int
+    denominator: int
+    value: float | None = Field(description="numerator / denominator; null when the denominator is 0")
+
+
+class KpiOut(BaseModel):
+    code: str
+    name: str = Field(description="Vietnamese name, as in the plan")
+    name_en: str
+    numerator: int
+    denominator: int
+    value: float | None = Field(description="numerator / denominator; null when the denominator is 0")
+    target: float | None
+    comparison: Literal["gte", "gt"] | None
+    status: Literal["met", "not_met", "no_data", "tracking"]
+
+
+class KpiDetail(KpiOut):
+    year: int
+    as_of: date
+    breakdown: list[BreakdownRow] = Field(description="One row per unit of the denominator's set, by unit_id")
+
+
+class KpiList(BaseModel):
+    year: int
+    as_of: date
+    items: list[KpiOut]

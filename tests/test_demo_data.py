@@ -1,0 +1,62 @@
+"""`python -m app demo-data`: a small province loads, is the same on every run, and the KPIs read it."""
+
+from __future__ import annotations
+
+from sqlalchemy import create_engine, func, select
+
+from app import cli
+from app.config import get_settings
+from app.models import Airing, Forum, Unit
+from tests.conftest import create_database, prepare, world_on_new_database
+
+ARGS = ["demo-data", "--wards", "4", "--villages", "12", "--schools", "2", "--years", "2023-2024", "--replays", "3"]
+
+
+def _load(capsys) -> tuple[str, dict[str, int], str]:
+    db = create_database("demo")
+    try:
+        prepare(db.url)
+        cli.main(ARGS)
+        out = capsys.readouterr().out
+        engine = create_engine(get_settings().sync_url)
+        with engine.connect() as conn:
+            counts = {
+                "units": conn.scalar(select(func.count()).select_from(Unit.__table__).where(Unit.__table__.c.code.like("DM-%"))),
+                "forums": conn.scalar(select(func.count()).select_from(Forum.__table__)),
+                "airings": conn.scalar(select(func.count()).select_from(Airing.__table__)),
+                "first_airing": str(conn.scalar(select(func.min(Airing.__table__.c.aired_at)))),
+            }
+        engine.dispose()
+        try:
+            cli.main(ARGS)
+            again = "loaded twice"
+        except SystemExit as exc:
+            again = str(exc)
+        return out, counts, again
+    finally:
+        db.drop()
+
+
+def test_demo_data_loads_the_same_province_every_time_and_refuses_a_second_load(capsys):
+    out, first, again = _load(capsys)
+    assert "demo data:" in out and "airings:" in out, out
+    assert first["units"] == 1 + 4 + 12 + 2  # one media centre for so few wards
+    assert 2 * 12 * 12 * 0.8 < first["forums"] < 2 * 12 * 12 * 1.2, first
+    assert "already loaded" in again
+    _, second, _ = _load(capsys)
+    assert second == first
+
+
+def test_kpis_read_the_demo_province(capsys):
+    with world_on_new_database("demo-kpis") as world:
+        cli.main(ARGS)
+        lead = world.user("lead_office", "P-VHTT")
+        r = lead.get("/api/v1/kpis", params={"year": 2024, "as_of": "2025-01-01"})
+        assert r.status_code == 200, r.text
+        items = {k["code"]: k for k in r.json()["items"]}
+        assert items["forum_compliance"]["denominator"] == 12 * 12, r.text
+        assert 0 < items["forum_compliance"]["numerator"] < 12 * 12
+        assert items["broadcast_compliance"]["denominator"] == (13 + 4 + 2) * 12  # seeded + demo stations
+        assert items["satisfaction_rate"]["status"] in ("met", "not_met")
+        r = lead.get("/api/v1/reports/annual", params={"year": 2024, "as_of": "2025-01-01", "format": "xlsx"})
+        assert r.status_code == 200, r.text
