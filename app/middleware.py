@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import socket
 import time
 import uuid
 from datetime import timedelta
 from typing import Any
 
 from prometheus_client import Counter, Histogram
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -142,6 +144,58 @@ class BodyLimit:
                 raise
 
 
+OWNER = f"{socket.gethostname()[:100]}:{os.getpid()}"
+
+
+class _KeyLock:
+    """Who is running an idempotency key. On PostgreSQL a session advisory lock, held on a connection of its
+    own while the request runs: if the worker dies, the lock goes with its connection, and a retry can tell the
+    key was abandoned. On SQLite (one host) the owner's process id tells the same."""
+
+    def __init__(self, conn: Any, held: bool, number: int) -> None:
+        self.conn = conn
+        self.held = held
+        self.number = number
+
+    @classmethod
+    async def take(cls, engine: Any, principal: str, key: str) -> "_KeyLock":
+        number = int.from_bytes(hashlib.sha256(f"{principal}\x00{key}".encode()).digest()[:8], "big", signed=True)
+        if engine.dialect.name != "postgresql":
+            return cls(None, True, number)
+        conn = await engine.connect()
+        try:
+            held = bool(await conn.scalar(text("SELECT pg_try_advisory_lock(:n)"), {"n": number}))
+            await conn.commit()
+        except BaseException:
+            await conn.close()
+            raise
+        return cls(conn, held, number)
+
+    def owner_is_gone(self, owner: str | None) -> bool:
+        if self.conn is not None:
+            return self.held  # we hold the lock, so whoever recorded the key as running no longer does
+        host, _, pid = (owner or "").rpartition(":")
+        if host != socket.gethostname()[:100] or not pid.isdigit():
+            return False
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
+    async def release(self) -> None:
+        if self.conn is None:
+            return
+        try:
+            if self.held:
+                await self.conn.execute(text("SELECT pg_advisory_unlock(:n)"), {"n": self.number})
+                await self.conn.commit()
+        finally:
+            await self.conn.close()
+
+
 class Idempotency:
     """`Idempotency-Key` on POST: the first answer is stored in the database (shared by all workers)
     and replayed for the same key and body; another body is a 422, a retry while running a 409."""
@@ -189,15 +243,27 @@ class Idempotency:
             digest.update(part + b"\x00")
         request_hash = digest.hexdigest()
         engine = self.engine_getter()
+        lock = await _KeyLock.take(engine, principal, key)
+        try:
+            await self._handle(scope, receive, send, engine, lock, principal, key, body, request_hash)
+        finally:
+            await lock.release()
+
+    async def _handle(self, scope, receive, send, engine, lock, principal, key, body, request_hash) -> None:  # noqa: C901
         now = utcnow()
         t = idempotency_keys
         async with engine.begin() as conn:
             await conn.execute(delete(t).where(t.c.expires_at < now))
             row = (await conn.execute(select(t).where(t.c.principal == principal, t.c.key == key))).mappings().first()
-            if row is not None and row["state"] == "running" and row["created_at"] < now - self.RUNNING_STALE_AFTER:
-                # the worker that took this key died; let this retry run it again
+            if row is not None and row["state"] == "running" and (
+                lock.owner_is_gone(row["owner"]) or row["created_at"] < now - self.RUNNING_STALE_AFTER
+            ):
+                # the worker that took this key died (killed mid-request); this retry runs it again
                 await conn.execute(delete(t).where(t.c.id == row["id"]))
                 row = None
+            if row is None and not lock.held:
+                # another worker holds the key's lock and is about to record it as running
+                row = {"request_hash": request_hash, "state": "running"}
             if row is None:
                 try:
                     async with conn.begin_nested():
@@ -207,6 +273,7 @@ class Idempotency:
                                 key=key,
                                 request_hash=request_hash,
                                 state="running",
+                                owner=OWNER,
                                 created_at=now,
                                 expires_at=now + timedelta(hours=self.settings.idempotency_hours),
                             )

@@ -40,6 +40,7 @@ class IdempotencyKey(SQLModel, table=True):
     key: str = Field(max_length=255, nullable=False)
     request_hash: str = Field(max_length=64, nullable=False)
     state: str = Field(max_length=16, nullable=False)  # running | done
+    owner: str | None = Field(default=None, max_length=128)  # host:pid of the worker running it
     status_code: int | None = None
     content_type: str | None = Field(default=None, max_length=255)
     body: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
