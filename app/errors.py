@@ -162,6 +162,20 @@ async def _http(_: Request, exc: StarletteHTTPException) -> Response:
     return problem(exc.status_code, detail, headers=headers)
 
 
+def is_unavailable(exc: BaseException) -> bool:
+    """The database is down, restarting, unreachable, or cancelled a statement that ran too long."""
+    if isinstance(exc, PoolTimeoutError | ConnectionError):
+        return True
+    if isinstance(exc, DBAPIError):
+        return isinstance(exc, OperationalError) or bool(exc.connection_invalidated)
+    try:
+        import psycopg
+
+        return isinstance(exc, psycopg.OperationalError)
+    except ImportError:  # pragma: no cover
+        return False
+
+
 async def _db_error(_: Request, exc: DBAPIError) -> Response:
     if isinstance(exc, IntegrityError):
         return problem(409, "The change conflicts with an existing record.")

@@ -20,7 +20,7 @@ from app.auth import tokens
 from app.common.context import request_id_var
 from app.config import Settings
 from app.db import utcnow
-from app.errors import problem
+from app.errors import is_unavailable, problem
 from app.models import IdempotencyKey
 
 REQUESTS = Counter("dx_http_requests_total", "HTTP requests", ["method", "route", "status"])
@@ -76,12 +76,20 @@ class RequestContext:
                 await _send_problem(send_wrapper, 422, "NUL bytes are not allowed in the URL.")
                 return
             await self.app(scope, receive, send_wrapper)
-        except Exception:
-            # answered here rather than by Starlette's outermost handler, so the 500 carries our headers too
-            log.exception("unhandled error")
-            status_holder["status"] = 500
+        except Exception as exc:
+            # answered here rather than by Starlette's outermost handler, so the 500 carries our headers too;
+            # a database that is down or busy (seen by a middleware, outside the handlers) is a 503
+            unavailable = is_unavailable(exc)
+            if unavailable:
+                log.warning("database unavailable: %s", exc.__class__.__name__)
+            else:
+                log.exception("unhandled error")
+            status = 503 if unavailable else 500
+            status_holder["status"] = status
             if not started["value"]:
-                await _send_problem(send_wrapper, 500, "An unexpected error occurred.")
+                detail = "The database is unavailable; try again shortly." if unavailable else "An unexpected error occurred."
+                extra = [(b"retry-after", b"1")] if unavailable else None
+                await _send_problem(send_wrapper, status, detail, extra)
         finally:
             route = scope.get("route")
             template = getattr(route, "path", "unmatched")
@@ -158,7 +166,7 @@ class _KeyLock:
         self.number = number
 
     @classmethod
-    async def take(cls, engine: Any, principal: str, key: str) -> "_KeyLock":
+    async def take(cls, engine: Any, principal: str, key: str) -> _KeyLock:
         number = int.from_bytes(hashlib.sha256(f"{principal}\x00{key}".encode()).digest()[:8], "big", signed=True)
         if engine.dialect.name != "postgresql":
             return cls(None, True, number)
