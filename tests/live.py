@@ -34,10 +34,10 @@ class Server:
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60) -> Server:
-        self.log = open(os.devnull, "wb")
+        self.log = subprocess.DEVNULL
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "app", "serve", "--port", str(self.port), *self.args],
-            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.DEVNULL, start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -176,7 +176,7 @@ def test_two_workers_share_idempotency_rate_limits_and_audit(db):
         admin = {"Authorization": f"Bearer {srv.token()}"}
         with httpx.Client(base_url=srv.base, headers=admin, timeout=30) as c:
             unit = _unit_id(c, "PH-ANMY")
-            user = c.post("/api/v1/users", json={"username": "w2-viewer", "password": "w2-password-1", "role": "viewer",
+            c.post("/api/v1/users", json={"username": "w2-viewer", "password": "w2-password-1", "role": "viewer",
                                                  "unit_id": unit}).json()
         # the same key sent at once through both workers: one record, and the rest replay or wait (409)
         key = {"Idempotency-Key": "two-workers-1"}
