@@ -35,22 +35,32 @@ def _json_text(value: Any) -> Any:
 
 async def insert_rows(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> None:
     """Insert `rows` (every row with the same keys) as fast as the database allows."""
-    if not rows:
+    if rows:
+        columns = list(rows[0])
+        await insert_values(conn, table, columns, [tuple(r[c] for c in columns) for r in rows])
+
+
+async def insert_values(conn: AsyncConnection, table: Table, columns: list[str], values: list[tuple]) -> None:
+    """Insert rows given as tuples in `columns` order."""
+    if not values:
         return
-    columns = list(rows[0])
     if conn.dialect.name == "postgresql":
         raw = await conn.get_raw_connection()
         driver = raw.driver_connection
         cols = ", ".join(f'"{c}"' for c in columns)
-        json_cols = [c for c in columns if isinstance(table.c[c].type, JSON)]
+        json_at = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, JSON)]
         async with driver.cursor() as cur, cur.copy(f'COPY "{table.name}" ({cols}) FROM STDIN') as copy:
-            for row in rows:
-                if json_cols:
-                    row = {**row, **{c: _json_text(row[c]) for c in json_cols}}
-                await copy.write_row([row[c] for c in columns])
+            write = copy.write_row
+            for row in values:
+                if json_at:
+                    row = list(row)
+                    for i in json_at:
+                        row[i] = _json_text(row[i])
+                await write(row)
         return
-    for i in range(0, len(rows), BATCH):
-        await conn.execute(insert(table), rows[i : i + BATCH])
+    dicts = [dict(zip(columns, v, strict=True)) for v in values]
+    for i in range(0, len(dicts), BATCH):
+        await conn.execute(insert(table), dicts[i : i + BATCH])
 
 
 async def select_by_keys(conn: AsyncConnection, table: Table, columns: list[str], keys: list[tuple], *extra: Any) -> list[dict[str, Any]]:

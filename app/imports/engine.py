@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth.principal import Principal
 from app.common import audit
-from app.common.bulk import allocate_ids, insert_rows, select_by_keys
+from app.common.bulk import allocate_ids, insert_rows, insert_values, select_by_keys
 from app.common.resource import Ctx, ResourceSpec, attach_children, split_body, validate, visible
 from app.db import utcnow
 from app.errors import AppError, Forbidden
@@ -104,17 +104,26 @@ async def _run_import(
 
     writable, ignored = allowed_columns(ispec)
     rows: list[_Row] = []
+    tabular = parsed.columns is not None
+    clean_keysets: set[frozenset[str]] = set()  # key sets seen to be all writable (rows mostly share one)
     for index, raw in enumerate(parsed.rows, start=1):
         number = raw.pop("__row__", index)
-        unknown = sorted(k for k in raw if k not in writable and k not in ignored)
-        if unknown and parsed.columns is None:
-            for k in unknown:
-                err(RowError(number, k, "unknown field"))
-        kept = {k: v for k, v in raw.items() if k in writable}
-        for k, v in kept.items():
-            # ids from a spreadsheet cell arrive as text; match on them as numbers
-            if (k == "id" or k.endswith("_id")) and isinstance(v, str) and v.strip().isdigit() and len(v.strip()) < 19:
-                kept[k] = int(v.strip())
+        keys = frozenset(raw)
+        if keys in clean_keysets:
+            kept = raw
+        else:
+            unknown = sorted(k for k in raw if k not in writable and k not in ignored)
+            if unknown and not tabular:
+                for k in unknown:
+                    err(RowError(number, k, "unknown field"))
+            kept = {k: v for k, v in raw.items() if k in writable}
+            if len(kept) == len(raw):
+                clean_keysets.add(keys)
+        if tabular:
+            for k, v in kept.items():
+                # ids from a spreadsheet cell arrive as text; match on them as numbers
+                if (k == "id" or k.endswith("_id")) and isinstance(v, str) and v.strip().isdigit() and len(v.strip()) < 19:
+                    kept[k] = int(v.strip())
         rows.append(_Row(number, kept))
     if parsed.columns is not None:
         for k in sorted(c for c in parsed.columns if c not in writable and c not in ignored):
@@ -213,8 +222,10 @@ async def _load_children(conn: AsyncConnection, spec: ResourceSpec, records: lis
 
 
 async def _validate_row(ctx: Ctx, ispec: ImportSpec, r: _Row, err) -> None:
+    """One row through the same schema and rules as the create/update endpoints (scope checked in bulk)."""
     spec = ispec.spec
-    body = {k: v for k, v in r.raw.items() if k != "id"}
+    raw = r.raw
+    body = {k: v for k, v in raw.items() if k != "id"} if "id" in raw else dict(raw)
     parent: dict[str, Any] = {}
     if spec.parent is not None:
         # nested records (contest entries) name their parent in the row
@@ -231,29 +242,37 @@ async def _validate_row(ctx: Ctx, ispec: ImportSpec, r: _Row, err) -> None:
                 err(RowError(r.number, key, "a record cannot move to another parent"))
                 return
             parent[key] = value
-    model = spec.update if r.existing is not None else spec.create
+    existing = r.existing
     try:
-        validated = model.model_validate(body)
+        validated = (spec.create if existing is None else spec.update).model_validate(body)
     except ValidationError as exc:
         for e in exc.errors():
             err(RowError(r.number, _loc_field(e["loc"]), e["msg"]))
         return
-    changes = validated.model_dump(exclude_unset=r.existing is not None)
-    data = {**(r.existing or {}), **changes, **parent}
+    if existing is None:
+        data = validated.model_dump()
+        changes = data
+    else:
+        changes = validated.model_dump(exclude_unset=True)
+        data = {**existing, **changes}
+    if parent:
+        data.update(parent)
     col = spec.unit_column
-    if col and data.get(col) is not None:
-        if not await ctx.in_scope(data[col]):
-            err(RowError(r.number, col, f"unit {data[col]} is outside your scope"))
+    unit_id = data.get(col) if col else None
+    if unit_id is not None:
+        if not ctx._scope.get(unit_id, False) and not await ctx.in_scope(unit_id):
+            err(RowError(r.number, col, f"unit {unit_id} is outside your scope"))
             return
-        if await ctx.unit(data[col]) is None:
-            err(RowError(r.number, col, f"{data[col]} is not a unit"))
+        if ctx._units.get(unit_id) is None and await ctx.unit(unit_id) is None:
+            err(RowError(r.number, col, f"{unit_id} is not a unit"))
             return
-    try:
-        await validate(ctx, data, r.existing, natural_keys=False, scope_checked=True)
-    except AppError as exc:
-        field_name = _loc_field(exc.errors[0]["loc"]) if exc.errors else (col or "")
-        err(RowError(r.number, field_name, exc.detail))
-        return
+    if spec.rules or spec.server_fields or spec.authorize_write:
+        try:
+            await validate(ctx, data, existing, natural_keys=False, scope_checked=True)
+        except AppError as exc:
+            field_name = _loc_field(exc.errors[0]["loc"]) if exc.errors else (col or "")
+            err(RowError(r.number, field_name, exc.detail))
+            return
     r.data, r.changes = data, changes
 
 
@@ -295,17 +314,16 @@ async def _write(conn: AsyncConnection, spec: ResourceSpec, creates: list[_Row],
         columns = [c for c in t.c.keys() if c not in ("id", "created_at", "updated_at", "version")]  # noqa: SIM118
         # children need their parents' ids up front; otherwise the table's own sequence numbers the rows
         ids = await allocate_ids(conn, t, len(creates)) if spec.children else None
-        payload = []
-        for n, r in enumerate(creates):
-            data = r.data
-            if spec.derive is not None:
-                data = {**data, **spec.derive(data)}
-            row = {c: data.get(c) for c in columns}
-            row.update(created_at=now, updated_at=now, version=1)
-            if ids is not None:
-                row["id"] = ids[n]
-            payload.append(row)
-        await insert_rows(conn, t, payload)
+        derive = spec.derive
+        values = []
+        for r in creates:
+            data = r.data if derive is None else {**r.data, **derive(r.data)}
+            values.append((*[data.get(c) for c in columns], now, now, 1))
+        columns += ["created_at", "updated_at", "version"]
+        if ids is not None:
+            columns.append("id")
+            values = [(*v, rid) for v, rid in zip(values, ids, strict=True)]
+        await insert_values(conn, t, columns, values)
         if ids is not None:
             await _write_children(conn, spec, [(rid, r.data) for rid, r in zip(ids, creates, strict=True)], replace=False)
     if updates:
