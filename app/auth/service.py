@@ -80,29 +80,23 @@ async def revoke_client(conn: AsyncConnection, principal: Principal, record_id: 
     )
 
 
-async def password_grant(conn: AsyncConnection, settings: Settings, username: str, password: str) -> tuple[str, int]:
+async def _grant(conn: AsyncConnection, settings: Settings, table, name_col, hash_col, kind: str, name: str, secret: str, refusal: str) -> tuple[str, int]:
+    """Verify a secret against its argon2 hash (a dummy hash when the name is unknown, so that both failures
+    take as long) and issue a token for an active principal."""
     row = (
-        await conn.execute(
-            select(users.c.id, users.c.password_hash, users.c.role, users.c.unit_id, users.c.active).where(
-                users.c.username == username
-            )
-        )
+        await conn.execute(select(table.c.id, hash_col, table.c.role, table.c.unit_id, table.c.active).where(name_col == name))
     ).first()
-    ok = verify_password(password, row.password_hash if row is not None else None)
+    ok = verify_password(secret, row[1] if row is not None else None)
     if not ok or row is None or not row.active:
-        raise Unauthorized("Unknown username or wrong password.")
-    return tokens.issue(settings, sub=f"user:{row.id}", role=row.role, unit_id=row.unit_id)
+        raise Unauthorized(refusal)
+    return tokens.issue(settings, sub=f"{kind}:{row.id}", role=row.role, unit_id=row.unit_id)
+
+
+async def password_grant(conn: AsyncConnection, settings: Settings, username: str, password: str) -> tuple[str, int]:
+    return await _grant(conn, settings, users, users.c.username, users.c.password_hash, "user", username, password,
+                        "Unknown username or wrong password.")
 
 
 async def client_grant(conn: AsyncConnection, settings: Settings, client_id: str, secret: str) -> tuple[str, int]:
-    row = (
-        await conn.execute(
-            select(clients.c.id, clients.c.secret_hash, clients.c.role, clients.c.unit_id, clients.c.active).where(
-                clients.c.client_id == client_id
-            )
-        )
-    ).first()
-    ok = verify_password(secret, row.secret_hash if row is not None else None)
-    if not ok or row is None or not row.active:
-        raise Unauthorized("Unknown client or wrong secret.")
-    return tokens.issue(settings, sub=f"client:{row.id}", role=row.role, unit_id=row.unit_id)
+    return await _grant(conn, settings, clients, clients.c.client_id, clients.c.secret_hash, "client", client_id, secret,
+                        "Unknown client or wrong secret.")
