@@ -131,7 +131,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--name", required=True)
     p.add_argument("--role", required=True, choices=["lead_office", "finance_office", "unit", "viewer"])
     p.add_argument("--unit-code", required=True)
+    from app.imports import client
+
+    client.add_arguments(sub.add_parser("import", help="send a CSV, XLSX or JSON file to a server's import endpoint in chunks"))
     args = parser.parse_args(argv)
+    if args.command == "import":  # a client of a remote server: no local settings or database
+        sys.exit(client.run(args))
     try:
         settings = get_settings()
     except Exception as exc:  # a refused configuration is a message, not a traceback
