@@ -225,13 +225,16 @@ def test_after_a_crash_in_chunk_three_the_rerun_replays_one_and_two_and_sends_th
 
 def test_a_bad_row_in_chunk_two_stops_the_run_at_its_csv_line(world, server, creds, village, tmp_path):
     rows = _rows(village, "bad", 9, {1: {"title": "Tiêu đề\nhai dòng"}, 5: {"attendees": -1, "kind": "tea_party"}})
+    path = _csv(tmp_path / "f.csv", rows)
+    lines = path.read_bytes().split(b"\r\n")
+    path.write_bytes(b"\r\n".join([*lines[:3], b"", *lines[3:]]))  # a blank line 4
     transport = Recording()
-    run = run_import(server, creds, "forums", _csv(tmp_path / "f.csv", rows), "--chunk-size", "3", transport=transport)
+    run = run_import(server, creds, "forums", path, "--chunk-size", "3", transport=transport)
     assert run.code == client.EXIT_REJECTED, run
-    # header line 1, row 1 on lines 2-3, so row 5 is on line 7
-    assert "chunk 2/3 (lines 6-8 of f.csv) was rejected" in run.err, run
-    assert "line 7, attendees: Input should be greater than or equal to 0" in run.err, run
-    assert "line 7, kind:" in run.err, run
+    # header line 1, row 1 on lines 2-3, a blank line 4, so rows 4-6 start on lines 7-9
+    assert "chunk 2/3 (lines 7-9 of f.csv) was rejected" in run.err, run
+    assert "line 8, attendees: Input should be greater than or equal to 0" in run.err, run
+    assert "line 8, kind:" in run.err, run
     assert "Chunk 1 (3 rows) was committed and stays committed" in run.err, run
     assert len(transport.imports()) == 2  # chunk 3 was never sent
     assert sorted(f["external_ref"] for f in _forums(world, village)) == ["bad-1", "bad-2", "bad-3"]
@@ -357,4 +360,16 @@ def test_a_wrong_secret_exits_non_zero_with_a_clear_message(world, server, creds
     assert r.returncode == client.EXIT_AUTH and "refused the token (401" in r.stderr, r.stderr
     r = _cli(["--url", server, "--chunk-size", "50001", "forums", str(path)], {})
     assert r.returncode == 2 and "at most" not in r.stdout and "50000" in r.stderr, r.stderr
+    assert _forums(world, village) == []
+
+
+def test_an_unknown_resource_or_an_empty_file_is_a_clear_error(world, server, creds, village, tmp_path):
+    run = run_import(server, creds, "forum", _csv(tmp_path / "f.csv", _rows(village, "u", 1)))
+    assert run.code == client.EXIT_REJECTED and "chunk 1/1: the server answered 422" in run.err and "resource" in run.err, run
+    (tmp_path / "empty.csv").write_bytes(b"\xef\xbb\xbf")
+    run = run_import(server, creds, "forums", tmp_path / "empty.csv")
+    assert run.code == client.EXIT_INPUT and "no header row" in run.err, run
+    (tmp_path / "header.csv").write_text(",".join(HEADER) + "\n\n", encoding="utf-8")
+    run = run_import(server, creds, "forums", tmp_path / "header.csv")
+    assert run.code == client.EXIT_INPUT and "holds no rows" in run.err, run
     assert _forums(world, village) == []
