@@ -153,7 +153,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--news-per-month", type=int, default=6, help="other items per ward and month")
     p.add_argument("--replays", type=int, default=40, help="mean airings of a ward-radio news item")
     p.add_argument("--seed", type=int, default=20211)
+    from app.imports import client
+
+    client.add_arguments(sub.add_parser("import", help="send a CSV, XLSX or JSON file to a server's import endpoint in chunks"))
     args = parser.parse_args(argv)
+    if args.command == "import":  # a client of a remote server: no local settings or database
+        sys.exit(client.run(args))
     try:
         settings = get_settings()
     except Exception as exc:  # a refused configuration is a message, not a traceback
