@@ -167,18 +167,33 @@ class World:
 
 
 @contextmanager
+def scratch_database(label: str) -> Iterator[Database]:
+    """A new database, migrated and seeded and made the current one (DX_DATABASE_URL) while in use; afterwards
+    dropped, and the database that was current before is current again."""
+    saved = {k: os.environ.get(k) for k in ("DX_DATABASE_URL", "DX_BOOTSTRAP_ADMIN_USERNAME", "DX_BOOTSTRAP_ADMIN_PASSWORD")}
+    db = create_database(label)
+    try:
+        prepare(db.url)
+        yield db
+    finally:
+        db.drop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        get_settings.cache_clear()
+
+
+@contextmanager
 def world_on_new_database(label: str = "run") -> Iterator[World]:
     """The app served on a database of its own, migrated and seeded; dropped afterwards."""
     from app.main import create_app
 
-    db = create_database(label)
-    try:
-        prepare(db.url)
+    with scratch_database(label):
         app = create_app(get_settings())
         with TestClient(app, raise_server_exceptions=False) as client:
             yield World(client)
-    finally:
-        db.drop()
 
 
 @pytest.fixture(scope="session")

@@ -7,15 +7,13 @@ from sqlalchemy import create_engine, func, select
 from app import cli
 from app.config import get_settings
 from app.models import Airing, Forum, Unit
-from tests.conftest import create_database, prepare, world_on_new_database
+from tests.conftest import scratch_database, world_on_new_database
 
 ARGS = ["demo-data", "--wards", "4", "--villages", "12", "--schools", "2", "--years", "2023-2024", "--replays", "3"]
 
 
 def _load(capsys) -> tuple[str, dict[str, int], str]:
-    db = create_database("demo")
-    try:
-        prepare(db.url)
+    with scratch_database("demo"):
         cli.main(ARGS)
         out = capsys.readouterr().out
         engine = create_engine(get_settings().sync_url)
@@ -33,8 +31,6 @@ def _load(capsys) -> tuple[str, dict[str, int], str]:
         except SystemExit as exc:
             again = str(exc)
         return out, counts, again
-    finally:
-        db.drop()
 
 
 def test_demo_data_loads_the_same_province_every_time_and_refuses_a_second_load(capsys):
