@@ -28,7 +28,6 @@ def _tag() -> str:
 class Samples:
     def __init__(self, world: World, owner: Api) -> None:
         self.world, self.owner, self.lead = world, owner, world.admin
-        self._year = 1999
         makers: dict[str, Callable[[], dict[str, int]]] = {
             "/units": lambda: {"id": self.village()},
             "/users": lambda: {"id": self.user()},
@@ -93,9 +92,9 @@ class Samples:
         return sub["id"]
 
     def record(self, path: str) -> int:
-        """An operational record of the owner's unit (years step on, so one-per-year keys never clash)."""
-        self._year += 1
-        unit = self.owner.unit_id
+        """An operational record of a new village in the owner's scope (so one-per-year keys never clash);
+        a ward radio broadcast belongs to the ward itself."""
+        unit = self.owner.unit_id if path == "/broadcasts" else self.village()
         bodies = {
             "/broadcasts": {"channel": "ward_radio", "title": "Bản tin CĐS", "duration_minutes": 12,
                             "produced_on": "2022-04-28", "airings": ["2022-04-29T19:00:00+07:00"]},
@@ -103,12 +102,12 @@ class Samples:
                            "participants": [{"unit_id": unit, "count": 12}]},
             "/contests": {"title": "Tìm hiểu về chuyển đổi số", "audience": "students",
                           "starts_on": "2022-05-01", "ends_on": "2022-05-31"},
-            "/unit-plans": {"year": self._year, "title": "Kế hoạch CĐS", "document_number": "45/KH-UBND",
+            "/unit-plans": {"year": 2023, "title": "Kế hoạch CĐS", "document_number": "45/KH-UBND",
                             "issued_on": "2022-02-15"},
-            "/annual-reports": {"year": self._year, "summary": "Tổ chức 12 diễn đàn."},
+            "/annual-reports": {"year": 2023, "summary": "Tổ chức 12 diễn đàn."},
             "/forums": {"kind": "village_forum", "held_on": "2023-05-10", "title": "Diễn đàn CĐS",
                         "attendees": 40, "questions_answered": 6},
-            "/satisfaction-surveys": {"month": f"{self._year}-05", "source": "one_stop", "respondents": 120,
+            "/satisfaction-surveys": {"month": "2023-05", "source": "one_stop", "respondents": 120,
                                       "satisfied": 101},
         }  # fmt: skip
         return _post(self.owner, path, {"unit_id": unit, **bodies[path]})["id"]
