@@ -167,3 +167,25 @@ def test_each_role_gets_what_the_permission_table_says(world, roles, anonymous, 
         assert r.status_code in (403, 422), seen
     else:
         assert r.status_code == int(want), seen
+
+
+# Object-level authorization, the part the matrix cannot see: a list must not reveal another ward's record either.
+SCOPED_RECORDS = [
+    op.path
+    for op in OPS
+    if op.method == "GET" and op.path.endswith("}") and has(Role.UNIT, op.perm) and not visible_to_every_unit(op)
+]
+
+
+@pytest.mark.parametrize("path", SCOPED_RECORDS)
+def test_another_ward_neither_reads_nor_lists_nor_exports_a_wards_record(world, ward, other_ward, samples, path):
+    url = path.format(**samples.params(path))
+    record = ward.get(url).json()
+    r = other_ward.get(url)
+    assert r.status_code == 404, r.text
+    listing, mine = url.rsplit("/", 1)[0], {"unit_id": record["unit_id"], "limit": 500}
+    assert record["id"] in [x["id"] for x in ward.get(listing, params=mine).json()["items"]]
+    r = other_ward.get(listing, params=mine)
+    assert r.status_code == 200 and r.json()["items"] == [] and r.json()["total"] == 0, r.text
+    r = other_ward.get(listing, params=mine, headers={"Accept": "text/csv"})
+    assert r.status_code == 200 and len(r.text.strip().splitlines()) == 1, r.text
