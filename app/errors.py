@@ -143,20 +143,34 @@ async def _app_error(_: Request, exc: AppError) -> Response:
     return problem(exc.status, exc.detail, errors=exc.errors, headers=exc.headers)
 
 
-async def _validation(_: Request, exc: RequestValidationError) -> Response:
+async def _refusal_before_body(request: Request) -> Response | None:
+    from app.auth.principal import refusal_before_body  # the auth package imports this module
+
+    refusal = await refusal_before_body(request)
+    return None if refusal is None else await _app_error(request, refusal)
+
+
+async def _validation(request: Request, exc: RequestValidationError) -> Response:
+    if any(err.get("type") == "json_invalid" for err in exc.errors()):
+        refusal = await _refusal_before_body(request)
+        if refusal is not None:
+            return refusal
     errors = validation_errors(exc)
     first = errors[0] if errors else {"loc": [], "msg": "invalid"}
     where = ".".join(str(p) for p in first["loc"])
     return problem(422, f"{where}: {first['msg']}" if where else first["msg"], errors=errors)
 
 
-async def _http(_: Request, exc: StarletteHTTPException) -> Response:
+async def _http(request: Request, exc: StarletteHTTPException) -> Response:
     headers = dict(exc.headers or {})
     detail = exc.detail if isinstance(exc.detail, str) else TITLES.get(exc.status_code, "Error")
     if exc.status_code == 404 and detail == "Not Found":
         detail = "No such resource."
     if exc.status_code == 400 and detail == "There was an error parsing the body":
         # undecodable bytes in a JSON or form body: malformed input is a 422 like any malformed JSON
+        refusal = await _refusal_before_body(request)
+        if refusal is not None:
+            return refusal
         return problem(422, "The body could not be parsed (malformed JSON or not UTF-8).",
                        errors=[{"loc": ["body"], "msg": "malformed body"}])
     return problem(exc.status_code, detail, headers=headers)

@@ -184,6 +184,20 @@ def test_openapi_documents_every_operation_with_a_unique_id_and_its_problems(wor
     assert spec["components"]["schemas"]["Problem"]["properties"]["status"]
 
 
+def test_openapi_documents_problems_as_problem_json_alone_as_they_are_served(world, anonymous, lead):
+    spec = anonymous.get("/openapi.json").json()
+    problem = {"$ref": "#/components/schemas/Problem"}
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            for status, response in op["responses"].items():
+                content = response.get("content", {})
+                if status.startswith(("4", "5")):
+                    assert content.get("application/problem+json", {}).get("schema") == problem, f"{method} {path} {status}"
+                    assert content.get("application/json", {}).get("schema") != problem, f"{method} {path} {status}"
+    r = lead.get("/api/v1/units/999999999")
+    assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json", r.text
+
+
 def test_audit_events_are_for_the_lead_office_only(world, roles, anonymous):
     for role, api in roles.items():
         r = api.get("/api/v1/audit-events")

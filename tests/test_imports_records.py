@@ -196,3 +196,15 @@ def test_idempotency_key_replays_an_import(world, ward, village):
     again = ward.post(f"{IMP}/forums", json={"rows": rows}, headers=key)
     assert first.json() == again.json() and first.json()["created"] == 1
     assert again.headers["idempotent-replayed"] == "true"
+
+
+def test_an_unreadable_file_is_a_problem_and_a_rejected_row_a_result_as_the_document_says(world, ward, village, anonymous):
+    op = anonymous.get("/openapi.json").json()["paths"]["/api/v1/imports/{resource}"]["post"]
+    documented = op["responses"]["422"]["content"]
+    r = ward.post(f"{IMP}/forums", content=b"", headers={"Content-Type": "text/csv"})
+    assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", r.text
+    assert documented["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
+    r = ward.post(f"{IMP}/forums", json={"rows": [_forum(village["id"], "doc-1", attendees=-1)]})
+    assert r.status_code == 422 and r.headers["content-type"] == "application/json", r.text
+    assert r.json()["status"] == "rejected"
+    assert documented["application/json"]["schema"] == {"$ref": "#/components/schemas/ImportResult"}

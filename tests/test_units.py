@@ -102,6 +102,15 @@ def test_invalid_unit_is_422_naming_the_field(world, lead, body, field):
     assert field in [e["loc"][-1] for e in r.json()["errors"]], r.text
 
 
+@pytest.mark.parametrize("field", ["kind", "code", "name"])
+def test_a_patch_that_empties_a_required_field_is_422_naming_it(world, lead, field):
+    unit = world.new_unit("village", "PH-ANPHU")
+    r = lead.patch(f"{U}/{unit['id']}", json={field: None, "staff_count": 3})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"] == [{"loc": ["body", field], "msg": "may not be null"}], r.text
+    assert lead.get(f"{U}/{unit['id']}").json()["staff_count"] == 0
+
+
 def test_a_unit_cannot_become_its_own_ancestor(world, lead):
     village = world.new_unit("village", "PH-ANPHU")
     r = lead.patch(f"{U}/{world.unit_id('PH-ANPHU')}", json={"parent_id": village["id"]})

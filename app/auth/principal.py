@@ -13,7 +13,7 @@ from app.auth import tokens
 from app.auth.permissions import SUBTREE_SCOPED_ROLES, Perm, Role, has
 from app.config import get_settings
 from app.db import DbConn
-from app.errors import Forbidden, Unauthorized
+from app.errors import AppError, Forbidden, Unauthorized
 from app.models import ApiClient, User
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
@@ -83,6 +83,35 @@ async def current_principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def _dependency_calls(dependant) -> list:
+    calls = []
+    for dep in dependant.dependencies:
+        calls.append(dep.call)
+        calls.extend(_dependency_calls(dep))
+    return calls
+
+
+async def refusal_before_body(request: Request) -> AppError | None:
+    """The 401 or the role's 403 that a request with an unreadable body would have had.
+
+    FastAPI reads a JSON body before it runs the dependencies, so a malformed one would be a 422 before the
+    token and the role were looked at; API.md puts 401 first, and a role's 403 before any body check."""
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    calls = _dependency_calls(dependant) if dependant is not None else []
+    if current_principal not in calls:
+        return None  # a public route
+    token = await oauth2_scheme(request)
+    try:
+        async with request.app.state.engine.connect() as conn:
+            principal = await current_principal(request, conn, token)
+    except AppError as exc:
+        return exc
+    for perm in {getattr(call, "required_permission", None) for call in calls} - {None}:
+        if not principal.can(perm):
+            return Forbidden(f"The role '{principal.role}' may not do this ({perm}).")
+    return None
 
 
 def require(perm: Perm):

@@ -41,6 +41,9 @@ def _add_transition(t: Transition) -> None:
     async def guard(id: RecordId, conn: DbConn, principal: CurrentPrincipal, if_match: IfMatch = None) -> dict:
         return await service.begin_transition(conn, principal, id, t.action, if_match=if_match)
 
+    # The guard enforces the action's permission (after the scope's 404, see above); declared like
+    # require(Perm.X) does, so that the route table says who may call every route.
+    guard.required_permission = t.perm  # type: ignore[attr-defined]
     Guarded = Annotated[dict, Depends(guard)]
 
     async def finish(record: dict, body: Any, response: Response, conn, principal) -> dict:

@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Table, and_, delete, func, insert, select, true, update
@@ -325,15 +325,42 @@ async def _check_natural_keys(ctx: Ctx, data: dict[str, Any], record_id: int | N
             raise Conflict(nk.message)
 
 
+def _admits_none(annotation: Any) -> bool:
+    return annotation is None or annotation is type(None) or any(_admits_none(a) for a in get_args(annotation))
+
+
+def refuse_nulled_required(spec: ResourceSpec, changes: dict[str, Any]) -> None:
+    """A PATCH may leave out a field that a create requires, but not set it to null (422 naming each)."""
+    fields = spec.create.model_fields
+    nulled = [
+        name
+        for name, value in changes.items()
+        if value is None and name in fields and fields[name].is_required() and not _admits_none(fields[name].annotation)
+    ]
+    if nulled:
+        raise Invalid(
+            f"{nulled[0]} may not be null.", errors=[{"loc": ["body", n], "msg": "may not be null"} for n in nulled]
+        )
+
+
 async def validate(
-    ctx: Ctx, data: dict[str, Any], existing: dict[str, Any] | None, *, natural_keys: bool = True, scope_checked: bool = False
+    ctx: Ctx,
+    data: dict[str, Any],
+    existing: dict[str, Any] | None,
+    *,
+    natural_keys: bool = True,
+    changes: dict[str, Any] | None = None,
+    scope_checked: bool = False,
 ) -> None:
     """Every check a write passes: who may write, server-owned fields, the resource's rules, natural keys.
-    The import engine calls it per row too (it checks permission, scope and natural keys for the whole file)."""
+    The import engine calls it per row too (it checks permission, scope and natural keys for the whole file).
+    `changes` (a PATCH's fields) may not null a field that a create requires."""
     if ctx.spec.authorize_write is not None:
         await ctx.spec.authorize_write(ctx, data, existing)
     elif not scope_checked:
         await _check_write_scope(ctx, data, existing)
+    if changes is not None:
+        refuse_nulled_required(ctx.spec, changes)
     if ctx.spec.server_fields is not None:
         await ctx.spec.server_fields(ctx, data, existing)
     for rule in ctx.spec.rules:
@@ -408,7 +435,7 @@ async def update_record(
     changes = body.model_dump(exclude_unset=True) if isinstance(body, BaseModel) else dict(body)
     merged = {**existing, **changes}
     ctx = Ctx(conn, principal, spec)
-    await validate(ctx, merged, existing)
+    await validate(ctx, merged, existing, changes=changes)
     if spec.derive is not None:
         merged.update(spec.derive(merged))
     row, _ = split_body(spec, merged)

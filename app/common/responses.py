@@ -48,3 +48,17 @@ def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 PUBLIC = {422: problems()[422], 503: problems()[503]}
+
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+
+
+def problems_as_problem_json_only(openapi: dict[str, Any]) -> dict[str, Any]:
+    """FastAPI files a response `model` under application/json too; a problem is only ever served as
+    application/problem+json, so a generated client must not expect it as JSON."""
+    for operations in openapi.get("paths", {}).values():
+        for operation in operations.values():
+            for response in operation.get("responses", {}).values():
+                content = response.get("content", {})
+                if "application/problem+json" in content and content.get("application/json", {}).get("schema") == _PROBLEM_REF:
+                    del content["application/json"]
+    return openapi

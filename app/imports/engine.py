@@ -15,7 +15,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.auth.principal import Principal
 from app.common import audit
 from app.common.bulk import allocate_ids, insert_rows, insert_values, select_by_keys
-from app.common.resource import Ctx, ResourceSpec, attach_children, split_body, validate, visible
+from app.common.resource import (
+    Ctx,
+    ResourceSpec,
+    attach_children,
+    refuse_nulled_required,
+    split_body,
+    validate,
+    visible,
+)
 from app.db import utcnow
 from app.errors import AppError, Forbidden
 from app.imports.parsers import Parsed
@@ -254,6 +262,12 @@ async def _validate_row(ctx: Ctx, ispec: ImportSpec, r: _Row, err) -> None:
         changes = data
     else:
         changes = validated.model_dump(exclude_unset=True)
+        try:
+            refuse_nulled_required(spec, changes)
+        except AppError as exc:
+            for e in exc.errors or []:
+                err(RowError(r.number, _loc_field(e["loc"]), e["msg"]))
+            return
         data = {**existing, **changes}
     if parent:
         data.update(parent)

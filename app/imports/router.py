@@ -70,7 +70,11 @@ def _result(resource: str, dry_run: bool, outcome: Outcome) -> dict[str, Any]:
     ),
     responses={
         **problems(403, 409, 413, 415),
-        422: {"model": ImportResult, "description": "Rejected: every row error (nothing was written), or a malformed body"},
+        422: {
+            "model": ImportResult,
+            "description": "Rejected: every row error (nothing was written); or a body that could not be read at all",
+            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        },
     },
     openapi_extra={
         "requestBody": {

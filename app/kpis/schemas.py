@@ -55,10 +55,13 @@ class KpiOut(BaseModel):
     status: Literal["met", "not_met", "no_data", "tracking"]
 
 
-class KpiDetail(KpiOut):
+class KpiWithBreakdown(KpiOut):
+    breakdown: list[BreakdownRow] = Field(description="One row per unit of the denominator's set, by unit_id")
+
+
+class KpiDetail(KpiWithBreakdown):
     year: int
     as_of: date
-    breakdown: list[BreakdownRow] = Field(description="One row per unit of the denominator's set, by unit_id")
 
 
 class KpiList(BaseModel):

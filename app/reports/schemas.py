@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from app.kpis.schemas import KpiDetail, KpiQuery
+from app.kpis.schemas import KpiQuery, KpiWithBreakdown
 
 
 class AnnualReportQuery(KpiQuery):
@@ -39,7 +39,7 @@ class BudgetTotals(BaseModel):
 class AnnualReportOut(BaseModel):
     year: int
     as_of: date
-    kpis: list[KpiDetail]
+    kpis: list[KpiWithBreakdown]
     monthly: dict[str, list[MonthPoint]] = Field(
         description="Month-by-month series of broadcast_compliance and forum_compliance (counted months)"
     )
