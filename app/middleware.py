@@ -36,7 +36,33 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def _send_problem(send: Send, status: int, detail: str, extra: list[tuple[bytes, bytes]] | None = None) -> None:
+async def read_body(receive: Receive) -> bytes | None:
+    """The whole request body, or None when the client went away first."""
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """A receive that hands the app a body a middleware has already read, then defers to the real one."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+async def send_problem(send: Send, status: int, detail: str, extra: list[tuple[bytes, bytes]] | None = None) -> None:
     response = problem(status, detail)
     headers = [(k.encode(), v.encode()) for k, v in response.headers.items()] + (extra or [])
     await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -73,7 +99,7 @@ class RequestContext:
         try:
             raw = scope.get("raw_path") or scope["path"].encode()
             if b"%00" in raw or b"%00" in scope.get("query_string", b"") or "\x00" in scope["path"]:
-                await _send_problem(send_wrapper, 422, "NUL bytes are not allowed in the URL.")
+                await send_problem(send_wrapper, 422, "NUL bytes are not allowed in the URL.")
                 return
             await self.app(scope, receive, send_wrapper)
         except Exception as exc:
@@ -89,7 +115,7 @@ class RequestContext:
             if not started["value"]:
                 detail = "The database is unavailable; try again shortly." if unavailable else "An unexpected error occurred."
                 extra = [(b"retry-after", b"1")] if unavailable else None
-                await _send_problem(send_wrapper, status, detail, extra)
+                await send_problem(send_wrapper, status, detail, extra)
         finally:
             route = scope.get("route")
             template = getattr(route, "path", "unmatched")
@@ -114,10 +140,10 @@ class BodyLimit:
         length = _header(scope, b"content-length")
         if length is not None:
             if not length.isdigit():
-                await _send_problem(send, 400, "Content-Length is not a number.")
+                await send_problem(send, 400, "Content-Length is not a number.")
                 return
             if int(length) > limit:
-                await _send_problem(send, 413, f"The body is larger than {limit} bytes.")
+                await send_problem(send, 413, f"The body is larger than {limit} bytes.")
                 return
         seen = 0
         started = False
@@ -140,7 +166,7 @@ class BodyLimit:
                 seen += len(message.get("body", b""))
                 if seen > limit:
                     if not started:
-                        await _send_problem(send, 413, f"The body is larger than {limit} bytes.")
+                        await send_problem(send, 413, f"The body is larger than {limit} bytes.")
                     rejected = True
                     return {"type": "http.disconnect"}
             return message
@@ -235,17 +261,11 @@ class Idempotency:
             await self.app(scope, receive, send)
             return
         if len(key) > 255 or not key.isprintable():
-            await _send_problem(send, 422, "Idempotency-Key must be at most 255 printable characters.")
+            await send_problem(send, 422, "Idempotency-Key must be at most 255 printable characters.")
             return
-        chunks = []
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body"):
-                break
-        body = b"".join(chunks)
+        body = await read_body(receive)
+        if body is None:
+            return
         digest = hashlib.sha256()
         for part in (scope["path"].encode(), scope.get("query_string", b""), (_header(scope, b"content-type") or "").encode(), body):
             digest.update(part + b"\x00")
@@ -290,24 +310,16 @@ class Idempotency:
                     row = (await conn.execute(select(t).where(t.c.principal == principal, t.c.key == key))).mappings().first()
         if row is not None:
             if row["request_hash"] != request_hash:
-                await _send_problem(send, 422, "This Idempotency-Key was used with a different request.")
+                await send_problem(send, 422, "This Idempotency-Key was used with a different request.")
             elif row["state"] == "running":
-                await _send_problem(send, 409, "A request with this Idempotency-Key is still being processed.")
+                await send_problem(send, 409, "A request with this Idempotency-Key is still being processed.")
             else:
                 headers = [(b"content-type", (row["content_type"] or "application/json").encode()), (b"idempotent-replayed", b"true")]
                 await send({"type": "http.response.start", "status": row["status_code"], "headers": headers})
                 await send({"type": "http.response.body", "body": row["body"] or b""})
             return
 
-        sent_body = False
-
-        async def replay_receive() -> Message:
-            nonlocal sent_body
-            if not sent_body:
-                sent_body = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
+        replay_receive = replaying(body, receive)
         captured: dict[str, Any] = {"status": 500, "content_type": None, "body": []}
 
         async def capture_send(message: Message) -> None:

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth import tokens
 from app.config import Settings
+from app.middleware import read_body, replaying, send_problem
 from app.models import RateLimitCounter
 
 counters = RateLimitCounter.__table__
@@ -71,12 +72,7 @@ class Store:
 
 
 async def _too_many(send: Send, retry_after: int, detail: str) -> None:
-    from app.errors import problem
-
-    response = problem(429, detail, headers={"Retry-After": str(retry_after)})
-    headers = [(k.encode(), v.encode()) for k, v in response.headers.items()]
-    await send({"type": "http.response.start", "status": 429, "headers": headers})
-    await send({"type": "http.response.body", "body": response.body})
+    await send_problem(send, 429, detail, [(b"retry-after", str(retry_after).encode())])
 
 
 class RateLimit:
@@ -114,17 +110,9 @@ class RateLimit:
 
     async def _login(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Failed logins are limited per username and per address; successful ones are not counted."""
-        chunks = []
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                return
-            chunks.append(message.get("body", b""))
-            more = message.get("more_body", False)
-            if sum(map(len, chunks)) > 64 * 1024:
-                break
-        body = b"".join(chunks)
+        body = await read_body(receive)  # small: BodyLimit, outside this middleware, caps it
+        if body is None:
+            return
         try:
             form = parse_qs(body.decode("utf-8"))
         except UnicodeDecodeError:
@@ -142,15 +130,7 @@ class RateLimit:
                 await _too_many(send, retry_after, "Too many failed logins; try again later.")
                 return
 
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": more}
-            return await receive()
-
+        replay = replaying(body, receive)
         status = {"code": 500}
 
         async def capture(message: Message) -> None:

@@ -21,13 +21,11 @@ import argparse
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,7 +33,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-ADMIN_URL = os.environ.get("DX_BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+from benchlib import free_port, scratch_database  # noqa: E402
+
 ADMIN_USER, ADMIN_PASSWORD = "bench-admin", "bench-admin-password-1"
 SECRET = "bench-secret-key-that-is-long-enough"
 WARD = "PH-TANTHANH"
@@ -167,10 +166,6 @@ def serve(port: int, out: str | None, mode: str) -> None:
 # -- the bench ---------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
@@ -217,20 +212,6 @@ class Server:
                 self.proc.wait()
 
 
-def scratch_database() -> tuple[str, Any]:
-    from sqlalchemy import create_engine, text
-
-    name = f"dx_bench_imports_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0"))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}", drop
 
 
 def prepare(url: str) -> dict[str, str]:
@@ -412,7 +393,7 @@ def print_profile(path: Path) -> None:
 def bench(args: argparse.Namespace) -> int:
     import orjson
 
-    url, drop = scratch_database()
+    url, drop = scratch_database("dx_bench_imports")
     print(f"scratch database {url.rsplit('/', 1)[1]}: migrating and seeding", flush=True)
     try:
         env = prepare(url)

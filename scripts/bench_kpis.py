@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,31 +16,15 @@ os.environ.setdefault("DX_SECRET_KEY", "bench-secret-key-that-is-long-enough")
 
 import httpx  # noqa: E402
 import psycopg  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
+from benchlib import free_port, scratch_database  # noqa: E402
+from sqlalchemy import create_engine  # noqa: E402
 
-ADMIN_URL = os.environ.get("DX_BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 USER, PASSWORD = "bench-lead", "bench-password-1"
 WARD_USER, WARD_CODE = "bench-ward", "DM-W-0007"  # a unit caller: its KPIs over one ward and its villages
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-def scratch_database() -> tuple[str, callable]:
-    name = f"dx_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0"))
-
-    def drop() -> None:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}", drop
 
 
 def load(url: str, args: argparse.Namespace) -> None:
