@@ -6,7 +6,6 @@ from sqlalchemy import ColumnElement, Select, select, true
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth.principal import Principal
-from app.errors import Forbidden
 from app.models import Unit
 
 units = Unit.__table__
@@ -42,9 +41,3 @@ async def units_in_scope(conn: AsyncConnection, principal: Principal, unit_ids: 
     sub = subtree(principal.unit_id).subquery()
     rows = await conn.execute(select(sub.c.id).where(sub.c.id.in_(list(unit_ids))))
     return {r[0] for r in rows}
-
-
-async def ensure_unit_in_scope(conn: AsyncConnection, principal: Principal, unit_id: int, field: str = "unit_id") -> None:
-    """403 when a body names a unit outside the caller's scope."""
-    if not await in_scope(conn, principal, unit_id):
-        raise Forbidden(f"{field} {unit_id} is outside your unit's scope.")

@@ -10,7 +10,7 @@ from typing import Annotated, Generic, TypeVar
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.common.types import Id, Text
+from app.common.types import Text
 from app.config import get_settings
 from app.errors import Invalid
 
@@ -66,4 +66,3 @@ def next_link(request: Request, cursor: str) -> str:
     return f'<{url}>; rel="next"'
 
 
-IdParam = Id

@@ -47,7 +47,6 @@ def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
     return out
 
 
-PUBLIC = {422: problems()[422], 503: problems()[503]}
 
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
