@@ -63,9 +63,15 @@ def create_user(settings: Settings, args: argparse.Namespace) -> None:
         now = utcnow()
         conn.execute(
             insert(users).values(
-                username=args.username, password_hash=hash_password(args.password), role=args.role,
-                unit_id=_unit_id(conn, args.unit_code), full_name=args.full_name, active=True,
-                created_at=now, updated_at=now, version=1,
+                username=args.username,
+                password_hash=hash_password(args.password),
+                role=args.role,
+                unit_id=_unit_id(conn, args.unit_code),
+                full_name=args.full_name,
+                active=True,
+                created_at=now,
+                updated_at=now,
+                version=1,
             )
         )
     print(f"created user {args.username} ({args.role}, {args.unit_code})")
@@ -86,8 +92,15 @@ def create_client(settings: Settings, args: argparse.Namespace) -> None:
         now = utcnow()
         conn.execute(
             insert(clients).values(
-                name=args.name, client_id=client_id, secret_hash=hash_password(secret), role=args.role,
-                unit_id=_unit_id(conn, args.unit_code), active=True, created_at=now, updated_at=now, version=1,
+                name=args.name,
+                client_id=client_id,
+                secret_hash=hash_password(secret),
+                role=args.role,
+                unit_id=_unit_id(conn, args.unit_code),
+                active=True,
+                created_at=now,
+                updated_at=now,
+                version=1,
             )
         )
     print(f"client_id={client_id}\nclient_secret={secret}")
@@ -102,8 +115,15 @@ def demo_data(settings: Settings, args: argparse.Namespace) -> dict[str, int]:
         sys.exit(f"error: --years: {exc}")
     migrate(settings)
     seed(settings)
-    opts = demo.Options(wards=args.wards, villages=args.villages, schools=args.schools, years=years,
-                        news_per_month=args.news_per_month, replays=args.replays, seed=args.seed)
+    opts = demo.Options(
+        wards=args.wards,
+        villages=args.villages,
+        schools=args.schools,
+        years=years,
+        news_per_month=args.news_per_month,
+        replays=args.replays,
+        seed=args.seed,
+    )
     return demo.run(settings, opts)
 
 
@@ -155,7 +175,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=20211)
     from app.imports import client
 
-    client.add_arguments(sub.add_parser("import", help="send a CSV, XLSX or JSON file to a server's import endpoint in chunks"))
+    client.add_arguments(
+        sub.add_parser("import", help="send a CSV, XLSX or JSON file to a server's import endpoint in chunks")
+    )
     args = parser.parse_args(argv)
     if args.command == "import":  # a client of a remote server: no local settings or database
         sys.exit(client.run(args))

@@ -64,16 +64,16 @@ class Settings(BaseSettings):
         """URL for Alembic and the CLI (synchronous drivers)."""
         url = self.database_url
         if url.startswith("sqlite+aiosqlite"):
-            url = "sqlite" + url[len("sqlite+aiosqlite"):]
+            url = "sqlite" + url[len("sqlite+aiosqlite") :]
         if url.startswith("postgresql://"):
-            url = "postgresql+psycopg" + url[len("postgresql"):]
+            url = "postgresql+psycopg" + url[len("postgresql") :]
         return url
 
     @property
     def async_url(self) -> str:
         url = self.sync_url
         if url.startswith("sqlite://"):
-            url = "sqlite+aiosqlite" + url[len("sqlite"):]
+            url = "sqlite+aiosqlite" + url[len("sqlite") :]
         return url
 
 

@@ -36,8 +36,16 @@ from app.models import (
 )
 
 PREFIX = "DM-"
-TOPICS = ["concepts", "roles", "legal_documents", "success_stories", "programmes", "commune_dx", "shared_apps",
-          "experience_sharing"]
+TOPICS = [
+    "concepts",
+    "roles",
+    "legal_documents",
+    "success_stories",
+    "programmes",
+    "commune_dx",
+    "shared_apps",
+    "experience_sharing",
+]
 
 
 @dataclass
@@ -122,10 +130,23 @@ def _sqlite_value(value: Any) -> Any:
     return value
 
 
-_TABLES = {m.__tablename__: m.__table__ for m in (
-    Airing, AnnualReport, Broadcast, BudgetItem, BudgetRound, BudgetSubmission, Forum, SatisfactionSurvey, Training,
-    TrainingParticipant, Unit, UnitPlan,
-)}
+_TABLES = {
+    m.__tablename__: m.__table__
+    for m in (
+        Airing,
+        AnnualReport,
+        Broadcast,
+        BudgetItem,
+        BudgetRound,
+        BudgetSubmission,
+        Forum,
+        SatisfactionSurvey,
+        Training,
+        TrainingParticipant,
+        Unit,
+        UnitPlan,
+    )
+}
 RECORD = ["id", "created_at", "updated_at", "version"]
 
 
@@ -137,8 +158,9 @@ def _months(years: tuple[int, int]) -> list[tuple[date, date, datetime, float]]:
             first = date(year, m, 1)
             following = month_after(first)
             start = local_midnight(first)
-            out.append((first, following - timedelta(days=1), start,
-                        (local_midnight(following) - start).total_seconds()))
+            out.append(
+                (first, following - timedelta(days=1), start, (local_midnight(following) - start).total_seconds())
+            )
     return out
 
 
@@ -159,17 +181,31 @@ class Generator:
         rows: list[tuple] = []
         merge_day = date(o.years[0] + (o.years[1] - o.years[0]) // 2, 7, 1)
 
-        def add(kind: str, parent: int, code: str, name: str, staff: int, dissolved: date | None = None,
-                merged_into: int | None = None, group: str | None = None) -> DemoUnit:
+        def add(
+            kind: str,
+            parent: int,
+            code: str,
+            name: str,
+            staff: int,
+            dissolved: date | None = None,
+            merged_into: int | None = None,
+            group: str | None = None,
+        ) -> DemoUnit:
             unit = DemoUnit(self.sink.next_id("units"), kind, parent, staff, None, dissolved)
-            rows.append((*self.stamp(unit.id), code, name, fold(name), kind, parent, False, staff, None, dissolved,
-                         merged_into))
+            rows.append(
+                (*self.stamp(unit.id), code, name, fold(name), kind, parent, False, staff, None, dissolved, merged_into)
+            )
             made[group or kind].append(unit)
             return unit
 
         for i in range(o.media_centers if o.media_centers is not None else max(1, o.wards // 15)):
-            add("media_center", city_id, f"{PREFIX}TT-{i + 1:03d}", f"Trung tâm Truyền thông - Văn hóa {i + 1:03d}",
-                rnd.randint(10, 30))
+            add(
+                "media_center",
+                city_id,
+                f"{PREFIX}TT-{i + 1:03d}",
+                f"Trung tâm Truyền thông - Văn hóa {i + 1:03d}",
+                rnd.randint(10, 30),
+            )
         for i in range(o.wards):
             kind = "ward" if i % 10 < 7 else "commune"
             label = "Phường" if kind == "ward" else "Xã"
@@ -186,16 +222,45 @@ class Generator:
             ward = wards[i % len(wards)]
             kind = "quarter" if ward.kind == "ward" else "village"
             label = "Khối phố" if kind == "quarter" else "Thôn"
-            add(kind, ward.id, f"{PREFIX}V-{i + 1:05d}", f"{label} Mẫu {i + 1:05d}", 0, ward.dissolved_on,
-                group="village")
+            add(
+                kind,
+                ward.id,
+                f"{PREFIX}V-{i + 1:05d}",
+                f"{label} Mẫu {i + 1:05d}",
+                0,
+                ward.dissolved_on,
+                group="village",
+            )
         for i in range(o.schools if o.schools is not None else o.wards * 3 // 5):
             ward = wards[i % len(wards)]
-            add("school", ward.id, f"{PREFIX}S-{i + 1:04d}", f"Trường THCS Mẫu {i + 1:04d}", rnd.randint(20, 80),
-                ward.dissolved_on)
-        self.sink.write("units", [*RECORD, "code", "name", "search_name", "kind", "parent_id", "is_pilot",
-                                  "staff_count", "established_on", "dissolved_on", "merged_into_id"], rows)
-        made["required"] = [u for u in existing if u.kind in ("department", "media_center", "association", "ward",
-                                                             "commune")]
+            add(
+                "school",
+                ward.id,
+                f"{PREFIX}S-{i + 1:04d}",
+                f"Trường THCS Mẫu {i + 1:04d}",
+                rnd.randint(20, 80),
+                ward.dissolved_on,
+            )
+        self.sink.write(
+            "units",
+            [
+                *RECORD,
+                "code",
+                "name",
+                "search_name",
+                "kind",
+                "parent_id",
+                "is_pilot",
+                "staff_count",
+                "established_on",
+                "dissolved_on",
+                "merged_into_id",
+            ],
+            rows,
+        )
+        made["required"] = [
+            u for u in existing if u.kind in ("department", "media_center", "association", "ward", "commune")
+        ]
         made["required"] += made["media_center"] + wards
         made["staffed"] = [u for u in existing if u.staff > 0] + made["media_center"] + wards + made["school"]
         return made
@@ -213,18 +278,47 @@ class Generator:
                 days = (last - first).days + 1
                 for v in villages:
                     if v.exists(first, last) and rnd.random() < 0.92:
-                        yield (*self.stamp(self.sink.next_id("forums")), v.id, None, None, "village_forum",
-                               first + timedelta(days=rnd.randrange(days)), "Diễn đàn chuyển đổi số",
-                               rnd.randint(15, 80), rnd.randint(0, 12))
+                        yield (
+                            *self.stamp(self.sink.next_id("forums")),
+                            v.id,
+                            None,
+                            None,
+                            "village_forum",
+                            first + timedelta(days=rnd.randrange(days)),
+                            "Diễn đàn chuyển đổi số",
+                            rnd.randint(15, 80),
+                            rnd.randint(0, 12),
+                        )
                 if first.month % 3 == 0:
                     for w in wards:
                         if w.exists(first, last) and rnd.random() < 0.3:
-                            yield (*self.stamp(self.sink.next_id("forums")), w.id, None, None, "business_dialogue",
-                                   first + timedelta(days=rnd.randrange(days)), "Đối thoại doanh nghiệp",
-                                   rnd.randint(10, 40), rnd.randint(0, 10))
+                            yield (
+                                *self.stamp(self.sink.next_id("forums")),
+                                w.id,
+                                None,
+                                None,
+                                "business_dialogue",
+                                first + timedelta(days=rnd.randrange(days)),
+                                "Đối thoại doanh nghiệp",
+                                rnd.randint(10, 40),
+                                rnd.randint(0, 10),
+                            )
 
-        self.sink.write("forums", [*RECORD, "unit_id", "external_ref", "topics", "kind", "held_on", "title",
-                                   "attendees", "questions_answered"], rows())
+        self.sink.write(
+            "forums",
+            [
+                *RECORD,
+                "unit_id",
+                "external_ref",
+                "topics",
+                "kind",
+                "held_on",
+                "title",
+                "attendees",
+                "questions_answered",
+            ],
+            rows(),
+        )
 
     def broadcasts(self, wards: list[DemoUnit], centers: list[DemoUnit]) -> None:
         o, rnd = self.opts, self.rnd
@@ -234,8 +328,17 @@ class Generator:
             first, last, start, seconds = month
             broadcast_id = self.sink.next_id("broadcasts")
             plan.append((broadcast_id, start, seconds, airings))
-            return (*self.stamp(broadcast_id), unit.id, None, None, channel, title, duration,
-                    first + timedelta(days=rnd.randrange(3)), None)
+            return (
+                *self.stamp(broadcast_id),
+                unit.id,
+                None,
+                None,
+                channel,
+                title,
+                duration,
+                first + timedelta(days=rnd.randrange(3)),
+                None,
+            )
 
         def rows() -> Iterator[tuple]:
             for month in self.months:
@@ -244,7 +347,9 @@ class Generator:
                     if not w.exists(first, last):
                         continue
                     duration = rnd.choice((8, 10, 11, 12, 12, 13, 14, 15, 15, 12, 12, 18))
-                    yield item(w, "ward_radio", duration, month, rnd.choice((2, 3, 3, 3, 3, 4)), "Phóng sự chuyển đổi số")
+                    yield item(
+                        w, "ward_radio", duration, month, rnd.choice((2, 3, 3, 3, 3, 4)), "Phóng sự chuyển đổi số"
+                    )
                     for _ in range(o.news_per_month):
                         if rnd.random() < 0.7:
                             airings = max(1, int(rnd.expovariate(1 / o.replays))) if o.replays else 1
@@ -252,11 +357,30 @@ class Generator:
                         else:
                             yield item(w, "web_portal", 0, month, 1, "Tin bài trên cổng thông tin")
                 for c in centers:
-                    yield item(c, "city_radio_tv", rnd.randint(15, 30), month, rnd.choice((3, 4, 4, 4, 4, 5)),
-                               "Chuyên mục chuyển đổi số")
+                    yield item(
+                        c,
+                        "city_radio_tv",
+                        rnd.randint(15, 30),
+                        month,
+                        rnd.choice((3, 4, 4, 4, 4, 5)),
+                        "Chuyên mục chuyển đổi số",
+                    )
 
-        self.sink.write("broadcasts", [*RECORD, "unit_id", "external_ref", "topics", "channel", "title",
-                                       "duration_minutes", "produced_on", "url"], rows())
+        self.sink.write(
+            "broadcasts",
+            [
+                *RECORD,
+                "unit_id",
+                "external_ref",
+                "topics",
+                "channel",
+                "title",
+                "duration_minutes",
+                "produced_on",
+                "url",
+            ],
+            rows(),
+        )
 
         def airing_rows() -> Iterator[tuple]:
             next_id = self.sink.next_id
@@ -288,12 +412,19 @@ class Generator:
                     if not w.exists(first, last):
                         continue
                     who = [(w, max(1, w.staff // rnd.randint(3, 6)))]
-                    who += [(u, max(1, u.staff // rnd.randint(6, 15))) for u in rnd.sample(staffed, min(3, len(staffed)))]
+                    who += [
+                        (u, max(1, u.staff // rnd.randint(6, 15))) for u in rnd.sample(staffed, min(3, len(staffed)))
+                    ]
                     yield training(w, "officials", day(), who)
                     for v in rnd.sample(units["village"], min(2, len(units["village"]))):
                         yield training(w, "residents", day(), [(v, rnd.randint(20, 90))])
                 for d in departments:
-                    yield training(d, "officials", day(), [(u, rnd.randint(1, 4)) for u in rnd.sample(staffed, min(15, len(staffed)))])
+                    yield training(
+                        d,
+                        "officials",
+                        day(),
+                        [(u, rnd.randint(1, 4)) for u in rnd.sample(staffed, min(15, len(staffed)))],
+                    )
                 for s in units["school"]:
                     if not s.exists(first, last):
                         continue
@@ -305,8 +436,9 @@ class Generator:
                             held = date(year, quarter * 3 + 1, 1) + timedelta(days=rnd.randrange(85))
                             yield training(v, "residents", held, [(v, rnd.randint(10, 60))])
 
-        self.sink.write("trainings", [*RECORD, "unit_id", "external_ref", "topics", "audience", "title", "held_on"],
-                        rows())
+        self.sink.write(
+            "trainings", [*RECORD, "unit_id", "external_ref", "topics", "audience", "title", "held_on"], rows()
+        )
         self.sink.write("training_participants", ["id", "training_id", "unit_id", "count"], participants)
 
     def surveys(self, wards: list[DemoUnit]) -> None:
@@ -320,11 +452,21 @@ class Generator:
                     for source in ("one_stop", "survey", "hotline"):
                         respondents = rnd.randint(20, 400)
                         satisfied = int(respondents * rnd.uniform(0.68, 0.97))
-                        yield (*self.stamp(self.sink.next_id("satisfaction_surveys")), w.id, None,
-                               f"{first:%Y-%m}", source, respondents, satisfied)
+                        yield (
+                            *self.stamp(self.sink.next_id("satisfaction_surveys")),
+                            w.id,
+                            None,
+                            f"{first:%Y-%m}",
+                            source,
+                            respondents,
+                            satisfied,
+                        )
 
-        self.sink.write("satisfaction_surveys", [*RECORD, "unit_id", "external_ref", "month", "source",
-                                                 "respondents", "satisfied"], rows())
+        self.sink.write(
+            "satisfaction_surveys",
+            [*RECORD, "unit_id", "external_ref", "month", "source", "respondents", "satisfied"],
+            rows(),
+        )
 
     def filings(self, required: list[DemoUnit], today: date) -> None:
         rnd = self.rnd
@@ -337,28 +479,69 @@ class Generator:
                     continue
                 if rnd.random() < 0.9:
                     issued = first + timedelta(days=rnd.randint(4, 90))
-                    plans.append((*self.stamp(self.sink.next_id("unit_plans")), u.id, None, None, year,
-                                  f"Kế hoạch truyền thông về chuyển đổi số năm {year}", f"{rnd.randint(1, 300)}/KH",
-                                  issued, None))
+                    plans.append(
+                        (
+                            *self.stamp(self.sink.next_id("unit_plans")),
+                            u.id,
+                            None,
+                            None,
+                            year,
+                            f"Kế hoạch truyền thông về chuyển đổi số năm {year}",
+                            f"{rnd.randint(1, 300)}/KH",
+                            issued,
+                            None,
+                        )
+                    )
                 submitted = local_midnight(date(year, 11, 10)) + timedelta(seconds=rnd.randrange(35 * 86400))
                 if rnd.random() < 0.88 and submitted.date() <= today:
-                    reports.append((*self.stamp(self.sink.next_id("annual_reports")), u.id, None, None, year,
-                                    "Báo cáo kết quả thực hiện kế hoạch", submitted, None))
-        self.sink.write("unit_plans", [*RECORD, "unit_id", "external_ref", "topics", "year", "title",
-                                       "document_number", "issued_on", "url"], plans)
-        self.sink.write("annual_reports", [*RECORD, "unit_id", "external_ref", "topics", "year", "summary",
-                                           "submitted_at", "url"], reports)
+                    reports.append(
+                        (
+                            *self.stamp(self.sink.next_id("annual_reports")),
+                            u.id,
+                            None,
+                            None,
+                            year,
+                            "Báo cáo kết quả thực hiện kế hoạch",
+                            submitted,
+                            None,
+                        )
+                    )
+        self.sink.write(
+            "unit_plans",
+            [*RECORD, "unit_id", "external_ref", "topics", "year", "title", "document_number", "issued_on", "url"],
+            plans,
+        )
+        self.sink.write(
+            "annual_reports",
+            [*RECORD, "unit_id", "external_ref", "topics", "year", "summary", "submitted_at", "url"],
+            reports,
+        )
 
     def budget(self, wards: list[DemoUnit]) -> None:
         rnd = self.rnd
         rounds, submissions, items = [], [], []
-        statuses = ("draft", "submitted", "returned", "forwarded", "appraised", "approved", "approved", "rejected",
-                    "withdrawn")
+        statuses = (
+            "draft",
+            "submitted",
+            "returned",
+            "forwarded",
+            "appraised",
+            "approved",
+            "approved",
+            "rejected",
+            "withdrawn",
+        )
         for year in range(self.opts.years[0], self.opts.years[1] + 1):
             for half, deadline in (("H1", date(year, 3, 31)), ("H2", date(year, 9, 30))):
                 round_id = self.sink.next_id("budget_rounds")
-                rounds.append((*self.stamp(round_id), f"Đợt đề nghị kinh phí {year}-{half}", f"{year}-{half}",
-                               local_midnight(deadline)))
+                rounds.append(
+                    (
+                        *self.stamp(round_id),
+                        f"Đợt đề nghị kinh phí {year}-{half}",
+                        f"{year}-{half}",
+                        local_midnight(deadline),
+                    )
+                )
                 for w in wards:
                     if rnd.random() > 0.5:
                         continue
@@ -367,22 +550,69 @@ class Generator:
                     for position in range(rnd.randint(1, 3)):
                         quantity, cost = rnd.randint(1, 20), rnd.randint(1, 50) * 100_000
                         requested += quantity * cost
-                        items.append((self.sink.next_id("budget_items"), submission_id, position,
-                                      "Chi phí tổ chức hoạt động", quantity, cost, quantity * cost))
+                        items.append(
+                            (
+                                self.sink.next_id("budget_items"),
+                                submission_id,
+                                position,
+                                "Chi phí tổ chức hoạt động",
+                                quantity,
+                                cost,
+                                quantity * cost,
+                            )
+                        )
                     status = rnd.choice(statuses)
                     appraised = requested * rnd.randint(70, 100) // 100 if status in ("appraised", "approved") else None
                     approved = appraised * rnd.randint(80, 100) // 100 if status == "approved" and appraised else None
-                    submitted = None if status == "draft" else local_midnight(deadline) - timedelta(days=rnd.randint(-5, 40))
-                    submissions.append((*self.stamp(submission_id), round_id, w.id, None, "Tổ chức diễn đàn, tập huấn",
-                                        "city_budget", status, requested, appraised, approved, None, None, submitted,
-                                        bool(submitted and submitted > local_midnight(deadline)), None))
+                    submitted = (
+                        None if status == "draft" else local_midnight(deadline) - timedelta(days=rnd.randint(-5, 40))
+                    )
+                    submissions.append(
+                        (
+                            *self.stamp(submission_id),
+                            round_id,
+                            w.id,
+                            None,
+                            "Tổ chức diễn đàn, tập huấn",
+                            "city_budget",
+                            status,
+                            requested,
+                            appraised,
+                            approved,
+                            None,
+                            None,
+                            submitted,
+                            bool(submitted and submitted > local_midnight(deadline)),
+                            None,
+                        )
+                    )
         self.sink.write("budget_rounds", [*RECORD, "title", "period", "deadline"], rounds)
-        self.sink.write("budget_submissions", [*RECORD, "round_id", "unit_id", "activity_id", "title",
-                                               "funding_source", "status", "requested_total_vnd",
-                                               "appraised_total_vnd", "approved_total_vnd", "decision_number",
-                                               "decision_date", "submitted_at", "late", "external_ref"], submissions)
-        self.sink.write("budget_items", ["id", "submission_id", "position", "description", "quantity",
-                                         "unit_cost_vnd", "amount_vnd"], items)
+        self.sink.write(
+            "budget_submissions",
+            [
+                *RECORD,
+                "round_id",
+                "unit_id",
+                "activity_id",
+                "title",
+                "funding_source",
+                "status",
+                "requested_total_vnd",
+                "appraised_total_vnd",
+                "approved_total_vnd",
+                "decision_number",
+                "decision_date",
+                "submitted_at",
+                "late",
+                "external_ref",
+            ],
+            submissions,
+        )
+        self.sink.write(
+            "budget_items",
+            ["id", "submission_id", "position", "description", "quantity", "unit_cost_vnd", "amount_vnd"],
+            items,
+        )
 
 
 def generate(conn: Connection, opts: Options, log: Callable[[str], None] = print) -> dict[str, int]:
@@ -395,8 +625,16 @@ def generate(conn: Connection, opts: Options, log: Callable[[str], None] = print
         raise SystemExit("error: the database is not seeded (run `python -m app seed`)")
     existing = [
         DemoUnit(r.id, r.kind, r.parent_id or 0, r.staff_count, r.established_on, r.dissolved_on)
-        for r in conn.execute(select(units.c.id, units.c.kind, units.c.parent_id, units.c.staff_count,
-                                     units.c.established_on, units.c.dissolved_on))
+        for r in conn.execute(
+            select(
+                units.c.id,
+                units.c.kind,
+                units.c.parent_id,
+                units.c.staff_count,
+                units.c.established_on,
+                units.c.dissolved_on,
+            )
+        )
     ]
     sink = Sink(conn)
     gen = Generator(sink, opts, datetime.now(UTC))

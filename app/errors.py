@@ -171,8 +171,11 @@ async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         refusal = await _refusal_before_body(request)
         if refusal is not None:
             return refusal
-        return problem(422, "The body could not be parsed (malformed JSON or not UTF-8).",
-                       errors=[{"loc": ["body"], "msg": "malformed body"}])
+        return problem(
+            422,
+            "The body could not be parsed (malformed JSON or not UTF-8).",
+            errors=[{"loc": ["body"], "msg": "malformed body"}],
+        )
     return problem(exc.status_code, detail, headers=headers)
 
 

@@ -113,7 +113,11 @@ class RequestContext:
             status = 503 if unavailable else 500
             status_holder["status"] = status
             if not started["value"]:
-                detail = "The database is unavailable; try again shortly." if unavailable else "An unexpected error occurred."
+                detail = (
+                    "The database is unavailable; try again shortly."
+                    if unavailable
+                    else "An unexpected error occurred."
+                )
                 extra = [(b"retry-after", b"1")] if unavailable else None
                 await send_problem(send_wrapper, status, detail, extra)
         finally:
@@ -267,7 +271,12 @@ class Idempotency:
         if body is None:
             return
         digest = hashlib.sha256()
-        for part in (scope["path"].encode(), scope.get("query_string", b""), (_header(scope, b"content-type") or "").encode(), body):
+        for part in (
+            scope["path"].encode(),
+            scope.get("query_string", b""),
+            (_header(scope, b"content-type") or "").encode(),
+            body,
+        ):
             digest.update(part + b"\x00")
         request_hash = digest.hexdigest()
         engine = self.engine_getter()
@@ -283,8 +292,10 @@ class Idempotency:
         async with engine.begin() as conn:
             await conn.execute(delete(t).where(t.c.expires_at < now))
             row = (await conn.execute(select(t).where(t.c.principal == principal, t.c.key == key))).mappings().first()
-            if row is not None and row["state"] == "running" and (
-                lock.owner_is_gone(row["owner"]) or row["created_at"] < now - self.RUNNING_STALE_AFTER
+            if (
+                row is not None
+                and row["state"] == "running"
+                and (lock.owner_is_gone(row["owner"]) or row["created_at"] < now - self.RUNNING_STALE_AFTER)
             ):
                 # the worker that took this key died (killed mid-request); this retry runs it again
                 await conn.execute(delete(t).where(t.c.id == row["id"]))
@@ -307,14 +318,21 @@ class Idempotency:
                             )
                         )
                 except IntegrityError:
-                    row = (await conn.execute(select(t).where(t.c.principal == principal, t.c.key == key))).mappings().first()
+                    row = (
+                        (await conn.execute(select(t).where(t.c.principal == principal, t.c.key == key)))
+                        .mappings()
+                        .first()
+                    )
         if row is not None:
             if row["request_hash"] != request_hash:
                 await send_problem(send, 422, "This Idempotency-Key was used with a different request.")
             elif row["state"] == "running":
                 await send_problem(send, 409, "A request with this Idempotency-Key is still being processed.")
             else:
-                headers = [(b"content-type", (row["content_type"] or "application/json").encode()), (b"idempotent-replayed", b"true")]
+                headers = [
+                    (b"content-type", (row["content_type"] or "application/json").encode()),
+                    (b"idempotent-replayed", b"true"),
+                ]
                 await send({"type": "http.response.start", "status": row["status_code"], "headers": headers})
                 await send({"type": "http.response.body", "body": row["body"] or b""})
             return

@@ -50,7 +50,9 @@ class Store:
             value = await self.redis.get(f"{self.namespace}:rl:{bucket}:{index}")
             return int(value or 0), retry_after
         async with self.engine_getter().connect() as conn:
-            value = await conn.scalar(select(counters.c.count).where(counters.c.bucket == bucket, counters.c.window == index))
+            value = await conn.scalar(
+                select(counters.c.count).where(counters.c.bucket == bucket, counters.c.window == index)
+            )
         return int(value or 0), retry_after
 
     async def hit(self, bucket: str, window: int) -> tuple[int, int]:

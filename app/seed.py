@@ -55,12 +55,36 @@ LOCAL_KINDS = ("ward", "commune")
 # code, title, frequency, lead (codes or kinds), coordinating (codes or kinds)
 ACTIVITIES: list[tuple[str, str, str, tuple[str, ...], tuple[str, ...]]] = [
     ("A", "Các cơ quan, đơn vị, địa phương ban hành kế hoạch truyền thông chuyển đổi số", "yearly", ORG_KINDS, ()),
-    ("B1", "Chuyên mục chuyển đổi số trên Đài Truyền thanh - Truyền hình thành phố (1 kỳ/tháng, phát 4 lần)", "monthly", ("TT-VHTTTT",), ("P-VHTT",)),
+    (
+        "B1",
+        "Chuyên mục chuyển đổi số trên Đài Truyền thanh - Truyền hình thành phố (1 kỳ/tháng, phát 4 lần)",
+        "monthly",
+        ("TT-VHTTTT",),
+        ("P-VHTT",),
+    ),
     ("B2", "Tin bài về chuyển đổi số trên cổng thông tin điện tử", "monthly", ORG_KINDS, ("VP-UBND",)),
-    ("B3", "Phóng sự chuyển đổi số trên đài truyền thanh phường, xã (1 phóng sự 10-15 phút/tháng, phát 3 lần)", "monthly", LOCAL_KINDS, ("P-VHTT", "TT-VHTTTT")),
-    ("C1", "Hội thảo, tập huấn chuyển đổi số cho cán bộ, công chức, viên chức", "yearly", ("P-VHTT",), ("P-NV", "VP-UBND")),
+    (
+        "B3",
+        "Phóng sự chuyển đổi số trên đài truyền thanh phường, xã (1 phóng sự 10-15 phút/tháng, phát 3 lần)",
+        "monthly",
+        LOCAL_KINDS,
+        ("P-VHTT", "TT-VHTTTT"),
+    ),
+    (
+        "C1",
+        "Hội thảo, tập huấn chuyển đổi số cho cán bộ, công chức, viên chức",
+        "yearly",
+        ("P-VHTT",),
+        ("P-NV", "VP-UBND"),
+    ),
     ("C2", "Đối thoại giữa lãnh đạo thành phố và doanh nghiệp về chuyển đổi số", "yearly", ("P-KT",), ("HKN-TK",)),
-    ("C3", "Tập huấn kỹ năng số cho người dân tại phường, xã thí điểm", "yearly", ("P-VHTT",), ("XA-TAMTHANH", "PH-TANTHANH")),
+    (
+        "C3",
+        "Tập huấn kỹ năng số cho người dân tại phường, xã thí điểm",
+        "yearly",
+        ("P-VHTT",),
+        ("XA-TAMTHANH", "PH-TANTHANH"),
+    ),
     ("C4", "Diễn đàn chuyển đổi số hằng tháng tại thôn, khối phố", "monthly", LOCAL_KINDS, ("P-VHTT",)),
     ("D", "Tờ rơi, pa-nô điện tử tuyên truyền chuyển đổi số", "yearly", ("TT-VHTTTT",), ("P-VHTT",)),
     ("E", "Cuộc thi trực tuyến tìm hiểu về chuyển đổi số", "yearly", ("TD-TK",), ("P-VHTT",)),
@@ -71,7 +95,11 @@ ACTIVITIES: list[tuple[str, str, str, tuple[str, ...], tuple[str, ...]]] = [
 def _audit(conn: Connection, resource: str, resource_id: int, after: dict[str, Any]) -> None:
     conn.execute(
         insert(audit_events).values(
-            at=utcnow(), actor_kind="system", action="seed", resource=resource, resource_id=resource_id,
+            at=utcnow(),
+            actor_kind="system",
+            action="seed",
+            resource=resource,
+            resource_id=resource_id,
             after={k: (str(v) if isinstance(v, date) else v) for k, v in after.items()},
         )
     )
@@ -82,8 +110,18 @@ def _ensure_unit(conn: Connection, code: str, name: str, kind: str, parent_id: i
     if found is not None:
         return found
     now = utcnow()
-    values = dict(code=code, name=name, search_name=fold(name), kind=kind, parent_id=parent_id, is_pilot=pilot,
-                  staff_count=0, created_at=now, updated_at=now, version=1)
+    values = dict(
+        code=code,
+        name=name,
+        search_name=fold(name),
+        kind=kind,
+        parent_id=parent_id,
+        is_pilot=pilot,
+        staff_count=0,
+        created_at=now,
+        updated_at=now,
+        version=1,
+    )
     unit_id = conn.execute(insert(units).values(**values).returning(units.c.id)).scalar_one()
     _audit(conn, "units", unit_id, {"code": code, "name": name, "kind": kind, "parent_id": parent_id})
     return unit_id
@@ -116,8 +154,17 @@ def seed(conn: Connection) -> dict[str, int]:
         now = utcnow()
         activity_id = conn.execute(
             insert(activities)
-            .values(code=code, title=title, description="", frequency=frequency, starts_on=PLAN_START,
-                    ends_on=PLAN_END, created_at=now, updated_at=now, version=1)
+            .values(
+                code=code,
+                title=title,
+                description="",
+                frequency=frequency,
+                starts_on=PLAN_START,
+                ends_on=PLAN_END,
+                created_at=now,
+                updated_at=now,
+                version=1,
+            )
             .returning(activities.c.id)
         ).scalar_one()
         links = [{"activity_id": activity_id, "unit_id": u, "role": "lead"} for u in resolve(lead)]
@@ -139,8 +186,17 @@ def bootstrap_admin(conn: Connection, username: str | None, password: str | None
     now = utcnow()
     user_id = conn.execute(
         insert(users)
-        .values(username=username, password_hash=hash_password(password), role="lead_office", unit_id=unit_id,
-                full_name="Administrator", active=True, created_at=now, updated_at=now, version=1)
+        .values(
+            username=username,
+            password_hash=hash_password(password),
+            role="lead_office",
+            unit_id=unit_id,
+            full_name="Administrator",
+            active=True,
+            created_at=now,
+            updated_at=now,
+            version=1,
+        )
         .returning(users.c.id)
     ).scalar_one()
     _audit(conn, "users", user_id, {"username": username, "role": "lead_office", "unit_id": unit_id})

@@ -40,8 +40,17 @@ SECRET = "bench-secret-key-that-is-long-enough"
 WARD = "PH-TANTHANH"
 RATIO_TARGET, RSS_TARGET_MB = 0.35, 300
 COPY_COLUMNS = (
-    "unit_id", "external_ref", "kind", "held_on", "title", "attendees", "questions_answered", "topics",
-    "created_at", "updated_at", "version",
+    "unit_id",
+    "external_ref",
+    "kind",
+    "held_on",
+    "title",
+    "attendees",
+    "questions_answered",
+    "topics",
+    "created_at",
+    "updated_at",
+    "version",
 )
 
 
@@ -117,7 +126,11 @@ def _install_phase_timers(phases: Phases) -> None:
 
 
 def _measured(scope: dict) -> bool:
-    return scope["type"] == "http" and scope["path"].startswith("/api/v1/imports/") and b"dry_run" not in scope.get("query_string", b"")
+    return (
+        scope["type"] == "http"
+        and scope["path"].startswith("/api/v1/imports/")
+        and b"dry_run" not in scope.get("query_string", b"")
+    )
 
 
 class TimedApp:
@@ -166,8 +179,6 @@ def serve(port: int, out: str | None, mode: str) -> None:
 # -- the bench ---------------------------------------------------------------------------------------------
 
 
-
-
 class Server:
     """A uvicorn process serving the app on the scratch database."""
 
@@ -212,15 +223,27 @@ class Server:
                 self.proc.wait()
 
 
-
-
 def prepare(url: str) -> dict[str, str]:
     env = {
-        **os.environ, "DX_DATABASE_URL": url, "DX_SECRET_KEY": SECRET, "DX_ENVIRONMENT": "development",
-        "DX_BOOTSTRAP_ADMIN_USERNAME": ADMIN_USER, "DX_BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        **os.environ,
+        "DX_DATABASE_URL": url,
+        "DX_SECRET_KEY": SECRET,
+        "DX_ENVIRONMENT": "development",
+        "DX_BOOTSTRAP_ADMIN_USERNAME": ADMIN_USER,
+        "DX_BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
     }
-    os.environ.update({k: env[k] for k in ("DX_DATABASE_URL", "DX_SECRET_KEY", "DX_ENVIRONMENT",
-                                             "DX_BOOTSTRAP_ADMIN_USERNAME", "DX_BOOTSTRAP_ADMIN_PASSWORD")})
+    os.environ.update(
+        {
+            k: env[k]
+            for k in (
+                "DX_DATABASE_URL",
+                "DX_SECRET_KEY",
+                "DX_ENVIRONMENT",
+                "DX_BOOTSTRAP_ADMIN_USERNAME",
+                "DX_BOOTSTRAP_ADMIN_PASSWORD",
+            )
+        }
+    )
     from app import cli
     from app.config import get_settings
 
@@ -239,17 +262,28 @@ def setup_city(server: Server, villages: int) -> tuple[str, list[int]]:
         admin = {"Authorization": f"Bearer {http.post('/api/v1/auth/token', data=form).json()['access_token']}"}
         units = http.get("/api/v1/units", params={"limit": 500}, headers=admin).json()["items"]
         ward_id = next(u["id"] for u in units if u["code"] == WARD)
-        rows = [{"code": f"BV-{i:04d}", "name": f"Thôn {i}", "kind": "village", "parent_id": ward_id} for i in range(villages)]
+        rows = [
+            {"code": f"BV-{i:04d}", "name": f"Thôn {i}", "kind": "village", "parent_id": ward_id}
+            for i in range(villages)
+        ]
         r = http.post("/api/v1/imports/units", json={"rows": rows}, headers=admin)
         assert r.status_code == 200 and r.json()["created"] == villages, r.text
-        r = http.post("/api/v1/api-clients", json={"name": "Bench ward system", "role": "unit", "unit_id": ward_id}, headers=admin)
+        r = http.post(
+            "/api/v1/api-clients", json={"name": "Bench ward system", "role": "unit", "unit_id": ward_id}, headers=admin
+        )
         assert r.status_code == 201, r.text
-        form = {"grant_type": "client_credentials", "client_id": r.json()["client_id"], "client_secret": r.json()["client_secret"]}
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": r.json()["client_id"],
+            "client_secret": r.json()["client_secret"],
+        }
         token = http.post("/api/v1/auth/token", data=form).json()["access_token"]
         ids = []
         cursor = None
         while True:
-            page = http.get("/api/v1/units", params={"limit": 500, **({"cursor": cursor} if cursor else {})}, headers=admin).json()
+            page = http.get(
+                "/api/v1/units", params={"limit": 500, **({"cursor": cursor} if cursor else {})}, headers=admin
+            ).json()
             ids += [u["id"] for u in page["items"] if u["code"].startswith("BV-")]
             cursor = page["next_cursor"]
             if not cursor:
@@ -306,15 +340,28 @@ def run_copy(url: str, rows: list[dict[str, Any]]) -> float:
         with conn.cursor() as cur, cur.copy(f"COPY forums ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy:
             for r in rows:
                 topics = r.get("topics")
-                copy.write_row((
-                    r["unit_id"], r["external_ref"], r["kind"], r["held_on"], r["title"], r["attendees"],
-                    r["questions_answered"], orjson.dumps(topics).decode() if topics is not None else None, now, now, 1,
-                ))
+                copy.write_row(
+                    (
+                        r["unit_id"],
+                        r["external_ref"],
+                        r["kind"],
+                        r["held_on"],
+                        r["title"],
+                        r["attendees"],
+                        r["questions_answered"],
+                        orjson.dumps(topics).decode() if topics is not None else None,
+                        now,
+                        now,
+                        1,
+                    )
+                )
         conn.commit()
         return time.perf_counter() - t0
 
 
-def run_import(env: dict[str, str], token: str, body: bytes, warm: bytes, rows: int, mode: str = "plain", out: Path | None = None) -> dict[str, float]:
+def run_import(
+    env: dict[str, str], token: str, body: bytes, warm: bytes, rows: int, mode: str = "plain", out: Path | None = None
+) -> dict[str, float]:
     import httpx
 
     server = Server(env, mode, out)
@@ -337,22 +384,33 @@ def run_import(env: dict[str, str], token: str, body: bytes, warm: bytes, rows: 
 def print_phases(path: Path, wall: float) -> None:
     data = json.loads(path.read_text())
     total = data["total"]
-    print(f"\nWhere the server's time goes (one extra import with wall-clock timers; client saw {wall:.2f} s, "
-          f"the app {total:.2f} s; timer overhead included)")
+    print(
+        f"\nWhere the server's time goes (one extra import with wall-clock timers; client saw {wall:.2f} s, "
+        f"the app {total:.2f} s; timer overhead included)"
+    )
     print(f"  {'phase (parent > child)':<78} {'calls':>7} {'incl s':>7} {'self s':>7} {'self %':>6}")
     accounted = 0.0
     for path_name, (calls, incl, excl) in sorted(data["phases"].items()):
         accounted += excl
         print(f"  {path_name:<78} {calls:>7} {incl:>7.3f} {excl:>7.3f} {100 * excl / total:>5.1f}%")
     rest = total - accounted
-    print(f"  {'(outside run_import and parse: body read, middleware, response, commit)':<78} {'':>7} {'':>7} {rest:>7.3f} {100 * rest / total:>5.1f}%")
+    print(
+        f"  {'(outside run_import and parse: body read, middleware, response, commit)':<78} {'':>7} {'':>7} {rest:>7.3f} {100 * rest / total:>5.1f}%"
+    )
 
 
 PACKAGES = (
-    ("pydantic", "pydantic (validation)"), ("sqlalchemy", "sqlalchemy"), ("psycopg", "psycopg"),
-    ("app/imports", "app/imports (engine, parser)"), ("app/common", "app/common (rules, scope)"),
-    ("app/middleware", "app/middleware"), ("app/", "app (other)"), ("orjson", "orjson"),
-    ("starlette", "starlette/fastapi"), ("fastapi", "starlette/fastapi"), ("uvicorn", "uvicorn"),
+    ("pydantic", "pydantic (validation)"),
+    ("sqlalchemy", "sqlalchemy"),
+    ("psycopg", "psycopg"),
+    ("app/imports", "app/imports (engine, parser)"),
+    ("app/common", "app/common (rules, scope)"),
+    ("app/middleware", "app/middleware"),
+    ("app/", "app (other)"),
+    ("orjson", "orjson"),
+    ("starlette", "starlette/fastapi"),
+    ("fastapi", "starlette/fastapi"),
+    ("uvicorn", "uvicorn"),
     ("asyncio", "asyncio"),
 )
 
@@ -375,11 +433,15 @@ def print_profile(path: Path) -> None:
         if label is None and filename == "~" and callers:
             # a builtin (regex, dict, list...): its time goes to the packages that called it
             for (cfile, _, cfunc), (_, _, tt, _) in callers.items():
-                by_package[_package(cfile, cfunc) or "other"] = by_package.get(_package(cfile, cfunc) or "other", 0.0) + tt
+                by_package[_package(cfile, cfunc) or "other"] = (
+                    by_package.get(_package(cfile, cfunc) or "other", 0.0) + tt
+                )
             continue
         by_package[label or "other"] = by_package.get(label or "other", 0.0) + tottime
-    print(f"\nCPU by package (cProfile, one extra import, {total:.2f} s of CPU under the profiler, which inflates "
-          "Python-heavy code; builtins counted with their callers):")
+    print(
+        f"\nCPU by package (cProfile, one extra import, {total:.2f} s of CPU under the profiler, which inflates "
+        "Python-heavy code; builtins counted with their callers):"
+    )
     for label, seconds in sorted(by_package.items(), key=lambda kv: -kv[1]):
         print(f"  {label:<34} {seconds:>7.3f} s {100 * seconds / total:>5.1f}%")
     buf = io.StringIO()
@@ -405,8 +467,11 @@ def bench(args: argparse.Namespace) -> int:
         rows = build_rows(args.rows, villages)
         body = orjson.dumps({"rows": rows})
         warm = orjson.dumps({"rows": rows[:10]})  # a dry run first, so that the measured import finds the code loaded
-        print(f"{len(villages)} villages under {WARD}; {args.rows} forum rows, {len(body) / 1e6:.1f} MB of JSON; "
-              f"{args.rounds} rounds, alternating", flush=True)
+        print(
+            f"{len(villages)} villages under {WARD}; {args.rows} forum rows, {len(body) / 1e6:.1f} MB of JSON; "
+            f"{args.rounds} rounds, alternating",
+            flush=True,
+        )
         imports, copies = [], []
         for n in range(args.rounds):
             order = ("import", "copy") if n % 2 == 0 else ("copy", "import")
@@ -414,7 +479,10 @@ def bench(args: argparse.Namespace) -> int:
                 if what == "import":
                     result = run_import(env, token, body, warm, args.rows)
                     imports.append(result)
-                    print(f"  round {n + 1} import: {result['seconds']:.2f} s, peak RSS {result['peak']:.0f} MB", flush=True)
+                    print(
+                        f"  round {n + 1} import: {result['seconds']:.2f} s, peak RSS {result['peak']:.0f} MB",
+                        flush=True,
+                    )
                 else:
                     seconds = run_copy(url, rows)
                     assert count_forums(url) == args.rows
@@ -430,16 +498,24 @@ def bench(args: argparse.Namespace) -> int:
         peaks = ", ".join(f"{r['peak']:.0f}" for r in imports)
         print()
         print(f"{'path':<44} {'median s':>9} {'rows/s':>10} {'min..max rows/s':>20} {'vs COPY':>8}")
-        print(f"{'POST /imports/forums (one request, JSON)':<44} {statistics.median(r['seconds'] for r in imports):>9.2f} "
-              f"{statistics.median(imp_rate):>10,.0f} {f'{min(imp_rate):,.0f}..{max(imp_rate):,.0f}':>20} {ratio:>8.2f}")
-        print(f"{'psycopg COPY forums FROM STDIN':<44} {statistics.median(copies):>9.2f} "
-              f"{statistics.median(copy_rate):>10,.0f} {f'{min(copy_rate):,.0f}..{max(copy_rate):,.0f}':>20} {1:>8.2f}")
+        print(
+            f"{'POST /imports/forums (one request, JSON)':<44} {statistics.median(r['seconds'] for r in imports):>9.2f} "
+            f"{statistics.median(imp_rate):>10,.0f} {f'{min(imp_rate):,.0f}..{max(imp_rate):,.0f}':>20} {ratio:>8.2f}"
+        )
+        print(
+            f"{'psycopg COPY forums FROM STDIN':<44} {statistics.median(copies):>9.2f} "
+            f"{statistics.median(copy_rate):>10,.0f} {f'{min(copy_rate):,.0f}..{max(copy_rate):,.0f}':>20} {1:>8.2f}"
+        )
         print()
-        print(f"import / COPY: {ratio:.2f} (per round {', '.join(f'{r:.2f}' for r in ratios)}); target >= {RATIO_TARGET}: "
-              f"{'met' if ratio >= RATIO_TARGET else 'MISSED'}")
-        print(f"server RSS: {statistics.median(r['rss_before'] for r in imports):.0f} MB before the import, "
-              f"peak {peak:.0f} MB (per round {peaks}); "
-              f"target < {RSS_TARGET_MB} MB: {'met' if peak < RSS_TARGET_MB else 'MISSED'}")
+        print(
+            f"import / COPY: {ratio:.2f} (per round {', '.join(f'{r:.2f}' for r in ratios)}); target >= {RATIO_TARGET}: "
+            f"{'met' if ratio >= RATIO_TARGET else 'MISSED'}"
+        )
+        print(
+            f"server RSS: {statistics.median(r['rss_before'] for r in imports):.0f} MB before the import, "
+            f"peak {peak:.0f} MB (per round {peaks}); "
+            f"target < {RSS_TARGET_MB} MB: {'met' if peak < RSS_TARGET_MB else 'MISSED'}"
+        )
 
         if args.profile:
             with tempfile.TemporaryDirectory() as tmp:

@@ -23,10 +23,6 @@ USER, PASSWORD = "bench-lead", "bench-password-1"
 WARD_USER, WARD_CODE = "bench-ward", "DM-W-0007"  # a unit caller: its KPIs over one ward and its villages
 
 
-
-
-
-
 def load(url: str, args: argparse.Namespace) -> None:
     from app import cli, demo_data
     from app.config import get_settings
@@ -36,12 +32,24 @@ def load(url: str, args: argparse.Namespace) -> None:
     settings = get_settings()
     cli.migrate(settings)
     cli.seed(settings)
-    demo_data.run(settings, demo_data.Options(wards=args.wards, villages=args.villages, replays=args.replays,
-                                              news_per_month=args.news_per_month, years=(2021, 2025)))
-    cli.create_user(settings, argparse.Namespace(username=USER, password=PASSWORD, role="lead_office",
-                                                 unit_code="P-VHTT", full_name=None))
-    cli.create_user(settings, argparse.Namespace(username=WARD_USER, password=PASSWORD, role="unit",
-                                                 unit_code=WARD_CODE, full_name=None))
+    demo_data.run(
+        settings,
+        demo_data.Options(
+            wards=args.wards,
+            villages=args.villages,
+            replays=args.replays,
+            news_per_month=args.news_per_month,
+            years=(2021, 2025),
+        ),
+    )
+    cli.create_user(
+        settings,
+        argparse.Namespace(username=USER, password=PASSWORD, role="lead_office", unit_code="P-VHTT", full_name=None),
+    )
+    cli.create_user(
+        settings,
+        argparse.Namespace(username=WARD_USER, password=PASSWORD, role="unit", unit_code=WARD_CODE, full_name=None),
+    )
 
 
 def raw_statement(url: str, year: int, scope: tuple[int, ...] | None = None):
@@ -64,8 +72,9 @@ def median_ms(samples: list[float]) -> float:
 def compare(client: httpx.Client, raw, args: argparse.Namespace, label: str, user: str, statement) -> None:
     """Median of GET /kpis against the same statement through psycopg, run alternately after a warm-up."""
     sql, params = statement
-    token = client.post("/api/v1/auth/token", data={"grant_type": "password", "username": user,
-                                                    "password": PASSWORD}).json()["access_token"]
+    token = client.post(
+        "/api/v1/auth/token", data={"grant_type": "password", "username": user, "password": PASSWORD}
+    ).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
 
     def api() -> tuple[float, list]:
@@ -93,7 +102,9 @@ def compare(client: httpx.Client, raw, args: argparse.Namespace, label: str, use
         sql_times.append(direct()[0])
     a, s = median_ms(api_times), median_ms(sql_times)
     print(f"{label}: GET /api/v1/kpis?year={args.year}")
-    print(f"  API  median {a:7.1f} ms (min {min(api_times) * 1000:.1f}, max {max(api_times) * 1000:.1f}) over {args.runs}")
+    print(
+        f"  API  median {a:7.1f} ms (min {min(api_times) * 1000:.1f}, max {max(api_times) * 1000:.1f}) over {args.runs}"
+    )
     print(f"  SQL  median {s:7.1f} ms (min {min(sql_times) * 1000:.1f}, max {max(sql_times) * 1000:.1f})")
     print(f"  ratio API / SQL: {a / s:.2f}x")
     print(f"  (numerator, denominator): {from_api}")
@@ -113,9 +124,20 @@ def bench_kpis(args: argparse.Namespace) -> None:
         port = free_port()
         env = {**os.environ, "DX_DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
         server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "app.main:create_app", "--factory", "--port", str(port),
-             "--log-level", "warning", "--no-access-log"],
-            cwd=ROOT, env=env,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "app.main:create_app",
+                "--factory",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            cwd=ROOT,
+            env=env,
         )
         base = f"http://127.0.0.1:{port}"
         client = httpx.Client(base_url=base, timeout=60)
@@ -126,19 +148,30 @@ def bench_kpis(args: argparse.Namespace) -> None:
             except httpx.TransportError:
                 pass
             time.sleep(0.1)
-        raw = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), options="-c timezone=UTC",
-                              autocommit=True)
+        raw = psycopg.connect(
+            url.replace("postgresql+psycopg://", "postgresql://"), options="-c timezone=UTC", autocommit=True
+        )
         raw.prepare_threshold = None  # never prepared: PostgreSQL plans it for its parameters every time
         ward_id = raw.execute("SELECT id FROM units WHERE code = %s", (WARD_CODE,)).fetchone()[0]
-        scope = tuple(sorted(r[0] for r in raw.execute(
-            "WITH RECURSIVE s(id) AS (SELECT %s::bigint UNION SELECT u.id FROM units u JOIN s ON u.parent_id = s.id)"
-            " SELECT id FROM s", (ward_id,))))
+        scope = tuple(
+            sorted(
+                r[0]
+                for r in raw.execute(
+                    "WITH RECURSIVE s(id) AS (SELECT %s::bigint UNION SELECT u.id FROM units u JOIN s ON u.parent_id = s.id)"
+                    " SELECT id FROM s",
+                    (ward_id,),
+                )
+            )
+        )
         counts = raw.execute(
             "SELECT (SELECT count(*) FROM airings), (SELECT count(*) FROM broadcasts), (SELECT count(*) FROM forums),"
             " (SELECT count(*) FROM units)"
         ).fetchone()
         print(f"dataset: {counts[3]:,} units, {counts[2]:,} forums, {counts[1]:,} broadcasts, {counts[0]:,} airings")
-        for label, user, unit_scope in (("city (lead_office)", USER, None), (f"ward {WARD_CODE} (unit)", WARD_USER, scope)):
+        for label, user, unit_scope in (
+            ("city (lead_office)", USER, None),
+            (f"ward {WARD_CODE} (unit)", WARD_USER, scope),
+        ):
             compare(client, raw, args, label, user, raw_statement(url, args.year, unit_scope))
         raw.close()
     finally:

@@ -45,7 +45,7 @@ def create_database(label: str = "run") -> Database:
         name = f"dx_test_{label}_{uuid.uuid4().hex[:10]}"
         admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}" ENCODING \'UTF8\' TEMPLATE template0'))
+            conn.execute(text(f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0"))
         base = PG_ADMIN_URL.rsplit("/", 1)[0]
 
         def drop() -> None:
@@ -159,7 +159,13 @@ class World:
         """A new unit under `parent_code` (a village under a ward, a school...)."""
         self._n += 1
         code = f"T-{kind[:3].upper()}-{self._n}-{uuid.uuid4().hex[:6]}"
-        body = {"code": code, "name": f"Thôn thử {self._n}", "kind": kind, "parent_id": self.unit_id(parent_code), **extra}
+        body = {
+            "code": code,
+            "name": f"Thôn thử {self._n}",
+            "kind": kind,
+            "parent_id": self.unit_id(parent_code),
+            **extra,
+        }
         r = self.admin.post("/api/v1/units", json=body)
         assert r.status_code == 201, r.text
         self.units[code] = r.json()
@@ -170,7 +176,9 @@ class World:
 def scratch_database(label: str) -> Iterator[Database]:
     """A new database, migrated and seeded and made the current one (DX_DATABASE_URL) while in use; afterwards
     dropped, and the database that was current before is current again."""
-    saved = {k: os.environ.get(k) for k in ("DX_DATABASE_URL", "DX_BOOTSTRAP_ADMIN_USERNAME", "DX_BOOTSTRAP_ADMIN_PASSWORD")}
+    saved = {
+        k: os.environ.get(k) for k in ("DX_DATABASE_URL", "DX_BOOTSTRAP_ADMIN_USERNAME", "DX_BOOTSTRAP_ADMIN_PASSWORD")
+    }
     db = create_database(label)
     try:
         prepare(db.url)

@@ -66,42 +66,88 @@ class Factory:
             with self.engine.begin() as conn:
                 conn.execute(insert(model.__table__), rows)
 
-    def unit(self, kind: str, parent_id: int | None, *, name: str | None = None, staff_count: int = 0,
-             established_on: str | date | None = None, dissolved_on: str | date | None = None) -> int:
+    def unit(
+        self,
+        kind: str,
+        parent_id: int | None,
+        *,
+        name: str | None = None,
+        staff_count: int = 0,
+        established_on: str | date | None = None,
+        dissolved_on: str | date | None = None,
+    ) -> int:
         code = f"F-{kind[:3].upper()}-{uuid.uuid4().hex[:10]}"
         name = name or f"Đơn vị thử {code}"
         return self._insert(
-            Unit, code=code, name=name, search_name=fold(name), kind=kind, parent_id=parent_id, is_pilot=False,
-            staff_count=staff_count, established_on=established_on and _day(established_on),
+            Unit,
+            code=code,
+            name=name,
+            search_name=fold(name),
+            kind=kind,
+            parent_id=parent_id,
+            is_pilot=False,
+            staff_count=staff_count,
+            established_on=established_on and _day(established_on),
             dissolved_on=dissolved_on and _day(dissolved_on),
         )
 
     def unit_plan(self, unit_id: int, year: int, *, issued_on: str | date | None = None) -> int:
-        return self._insert(UnitPlan, unit_id=unit_id, year=year, title=f"Kế hoạch truyền thông CĐS năm {year}",
-                            issued_on=issued_on and _day(issued_on))
+        return self._insert(
+            UnitPlan,
+            unit_id=unit_id,
+            year=year,
+            title=f"Kế hoạch truyền thông CĐS năm {year}",
+            issued_on=issued_on and _day(issued_on),
+        )
 
     def annual_report(self, unit_id: int, year: int, *, submitted_at: str) -> int:
-        return self._insert(AnnualReport, unit_id=unit_id, year=year, summary="Báo cáo kết quả",
-                            submitted_at=instant(submitted_at))
+        return self._insert(
+            AnnualReport, unit_id=unit_id, year=year, summary="Báo cáo kết quả", submitted_at=instant(submitted_at)
+        )
 
-    def broadcast(self, unit_id: int, *, channel: str = "ward_radio", duration_minutes: int = 12,
-                  airings: list[str] = (), produced_on: str | date | None = None) -> int:
+    def broadcast(
+        self,
+        unit_id: int,
+        *,
+        channel: str = "ward_radio",
+        duration_minutes: int = 12,
+        airings: list[str] = (),
+        produced_on: str | date | None = None,
+    ) -> int:
         first = instant(airings[0]).date() if airings else date(2022, 1, 1)
         broadcast_id = self._insert(
-            Broadcast, unit_id=unit_id, channel=channel, title="Chuyên mục chuyển đổi số",
-            duration_minutes=duration_minutes, produced_on=_day(produced_on) if produced_on else first,
+            Broadcast,
+            unit_id=unit_id,
+            channel=channel,
+            title="Chuyên mục chuyển đổi số",
+            duration_minutes=duration_minutes,
+            produced_on=_day(produced_on) if produced_on else first,
         )
         self._insert_many(Airing, [{"broadcast_id": broadcast_id, "aired_at": instant(a)} for a in airings])
         return broadcast_id
 
     def forum(self, unit_id: int, held_on: str | date, *, kind: str = "village_forum") -> int:
-        return self._insert(Forum, unit_id=unit_id, kind=kind, held_on=_day(held_on), title="Diễn đàn CĐS",
-                            attendees=30, questions_answered=5)
+        return self._insert(
+            Forum,
+            unit_id=unit_id,
+            kind=kind,
+            held_on=_day(held_on),
+            title="Diễn đàn CĐS",
+            attendees=30,
+            questions_answered=5,
+        )
 
-    def training(self, unit_id: int, held_on: str | date, *, audience: str = "officials",
-                 participants: dict[int, int] | None = None) -> int:
-        training_id = self._insert(Training, unit_id=unit_id, audience=audience, title="Tập huấn CĐS",
-                                   held_on=_day(held_on))
+    def training(
+        self,
+        unit_id: int,
+        held_on: str | date,
+        *,
+        audience: str = "officials",
+        participants: dict[int, int] | None = None,
+    ) -> int:
+        training_id = self._insert(
+            Training, unit_id=unit_id, audience=audience, title="Tập huấn CĐS", held_on=_day(held_on)
+        )
         self._insert_many(
             TrainingParticipant,
             [{"training_id": training_id, "unit_id": u, "count": n} for u, n in (participants or {}).items()],
@@ -109,16 +155,38 @@ class Factory:
         return training_id
 
     def survey(self, unit_id: int, month: str, respondents: int, satisfied: int, *, source: str = "one_stop") -> int:
-        return self._insert(SatisfactionSurvey, unit_id=unit_id, month=month, source=source,
-                            respondents=respondents, satisfied=satisfied)
+        return self._insert(
+            SatisfactionSurvey,
+            unit_id=unit_id,
+            month=month,
+            source=source,
+            respondents=respondents,
+            satisfied=satisfied,
+        )
 
     def budget_round(self, period: str, *, deadline: str = "2030-01-01T00:00:00Z") -> int:
         return self._insert(BudgetRound, title=f"Đợt {period}", period=period, deadline=instant(deadline))
 
-    def budget_submission(self, round_id: int, unit_id: int, status: str, requested: int, *,
-                          appraised: int | None = None, approved: int | None = None) -> int:
+    def budget_submission(
+        self,
+        round_id: int,
+        unit_id: int,
+        status: str,
+        requested: int,
+        *,
+        appraised: int | None = None,
+        approved: int | None = None,
+    ) -> int:
         return self._insert(
-            BudgetSubmission, round_id=round_id, unit_id=unit_id, title="Tổ chức diễn đàn", funding_source="city_budget",
-            status=status, requested_total_vnd=requested, appraised_total_vnd=appraised, approved_total_vnd=approved,
-            submitted_at=None if status == "draft" else datetime.now(UTC), late=False,
+            BudgetSubmission,
+            round_id=round_id,
+            unit_id=unit_id,
+            title="Tổ chức diễn đàn",
+            funding_source="city_budget",
+            status=status,
+            requested_total_vnd=requested,
+            appraised_total_vnd=appraised,
+            approved_total_vnd=approved,
+            submitted_at=None if status == "draft" else datetime.now(UTC),
+            late=False,
         )

@@ -28,8 +28,13 @@ class Server:
     def __init__(self, url: str, env: dict[str, str], args: list[str]) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, **env, "DX_DATABASE_URL": url,
-                    "DX_BOOTSTRAP_ADMIN_USERNAME": ADMIN[0], "DX_BOOTSTRAP_ADMIN_PASSWORD": ADMIN[1]}
+        self.env = {
+            **os.environ,
+            **env,
+            "DX_DATABASE_URL": url,
+            "DX_BOOTSTRAP_ADMIN_USERNAME": ADMIN[0],
+            "DX_BOOTSTRAP_ADMIN_PASSWORD": ADMIN[1],
+        }
         self.args = args
         self.proc: subprocess.Popen | None = None
 
@@ -37,7 +42,11 @@ class Server:
         self.log = subprocess.DEVNULL
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "app", "serve", "--port", str(self.port), *self.args],
-            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.DEVNULL, start_new_session=True,
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -70,7 +79,10 @@ class Server:
                 self.kill()
 
     def token(self, username: str = ADMIN[0], password: str = ADMIN[1]) -> str:
-        r = httpx.post(f"{self.base}/api/v1/auth/token", data={"grant_type": "password", "username": username, "password": password})
+        r = httpx.post(
+            f"{self.base}/api/v1/auth/token",
+            data={"grant_type": "password", "username": username, "password": password},
+        )
         r.raise_for_status()
         return r.json()["access_token"]
 

@@ -64,7 +64,12 @@ class Samples:
         return next(code for code, u in self.world.units.items() if u["id"] == self.owner.unit_id)
 
     def user(self) -> int:
-        body = {"username": f"sample-{_tag()}", "password": "secret-pass-1", "role": "viewer", "unit_id": self.owner.unit_id}
+        body = {
+            "username": f"sample-{_tag()}",
+            "password": "secret-pass-1",
+            "role": "viewer",
+            "unit_id": self.owner.unit_id,
+        }
         return _post(self.lead, "/users", body)["id"]
 
     def client_body(self) -> dict:

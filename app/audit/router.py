@@ -42,7 +42,12 @@ class AuditEventRead(BaseModel):
         if isinstance(obj, dict) and "actor" not in obj:
             obj = {
                 **obj,
-                "actor": {"kind": obj["actor_kind"], "id": obj["actor_id"], "role": obj["actor_role"], "unit_id": obj["actor_unit_id"]},
+                "actor": {
+                    "kind": obj["actor_kind"],
+                    "id": obj["actor_id"],
+                    "role": obj["actor_role"],
+                    "unit_id": obj["actor_unit_id"],
+                },
             }
         return super().model_validate(obj, **kw)
 
@@ -90,7 +95,11 @@ router = APIRouter(prefix="/audit-events", tags=["audit"])
     dependencies=[require(Perm.AUDIT_READ)],
 )
 async def list_audit_events(
-    request: Request, response: Response, conn: DbConn, principal: CurrentPrincipal, query: Annotated[AuditQuery, Query()]
+    request: Request,
+    response: Response,
+    conn: DbConn,
+    principal: CurrentPrincipal,
+    query: Annotated[AuditQuery, Query()],
 ):
     rows, total, cursor = await svc.fetch_page(conn, spec, principal, query)
     return page_response(request, response, spec, rows, total, cursor)

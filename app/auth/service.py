@@ -75,16 +75,32 @@ async def revoke_client(conn: AsyncConnection, principal: Principal, record_id: 
         .values(active=False, updated_at=utcnow(), version=existing["version"] + 1)
     )
     await audit.record(
-        conn, principal, action="revoke", resource="api-clients", resource_id=record_id,
+        conn,
+        principal,
+        action="revoke",
+        resource="api-clients",
+        resource_id=record_id,
         before=svc.to_read(client_spec, existing),
     )
 
 
-async def _grant(conn: AsyncConnection, settings: Settings, table, name_col, hash_col, kind: str, name: str, secret: str, refusal: str) -> tuple[str, int]:
+async def _grant(
+    conn: AsyncConnection,
+    settings: Settings,
+    table,
+    name_col,
+    hash_col,
+    kind: str,
+    name: str,
+    secret: str,
+    refusal: str,
+) -> tuple[str, int]:
     """Verify a secret against its argon2 hash (a dummy hash when the name is unknown, so that both failures
     take as long) and issue a token for an active principal."""
     row = (
-        await conn.execute(select(table.c.id, hash_col, table.c.role, table.c.unit_id, table.c.active).where(name_col == name))
+        await conn.execute(
+            select(table.c.id, hash_col, table.c.role, table.c.unit_id, table.c.active).where(name_col == name)
+        )
     ).first()
     ok = verify_password(secret, row[1] if row is not None else None)
     if not ok or row is None or not row.active:
@@ -93,10 +109,28 @@ async def _grant(conn: AsyncConnection, settings: Settings, table, name_col, has
 
 
 async def password_grant(conn: AsyncConnection, settings: Settings, username: str, password: str) -> tuple[str, int]:
-    return await _grant(conn, settings, users, users.c.username, users.c.password_hash, "user", username, password,
-                        "Unknown username or wrong password.")
+    return await _grant(
+        conn,
+        settings,
+        users,
+        users.c.username,
+        users.c.password_hash,
+        "user",
+        username,
+        password,
+        "Unknown username or wrong password.",
+    )
 
 
 async def client_grant(conn: AsyncConnection, settings: Settings, client_id: str, secret: str) -> tuple[str, int]:
-    return await _grant(conn, settings, clients, clients.c.client_id, clients.c.secret_hash, "client", client_id, secret,
-                        "Unknown client or wrong secret.")
+    return await _grant(
+        conn,
+        settings,
+        clients,
+        clients.c.client_id,
+        clients.c.secret_hash,
+        "client",
+        client_id,
+        secret,
+        "Unknown client or wrong secret.",
+    )

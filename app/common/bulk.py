@@ -63,16 +63,16 @@ async def insert_values(conn: AsyncConnection, table: Table, columns: list[str],
         await conn.execute(insert(table), dicts[i : i + BATCH])
 
 
-async def select_by_keys(conn: AsyncConnection, table: Table, columns: list[str], keys: list[tuple], *extra: Any) -> list[dict[str, Any]]:
+async def select_by_keys(
+    conn: AsyncConnection, table: Table, columns: list[str], keys: list[tuple], *extra: Any
+) -> list[dict[str, Any]]:
     """Rows of `table` whose `columns` equal one of `keys` (plus `extra` WHERE clauses). On PostgreSQL one query
     joins against the keys sent as arrays (two parameters, whatever the count); elsewhere IN lists in chunks."""
     if not keys:
         return []
     cols = [table.c[c] for c in columns]
     if conn.dialect.name == "postgresql":
-        arrays = [
-            bindparam(f"k{i}", [k[i] for k in keys], type_=ARRAY(col.type)) for i, col in enumerate(cols)
-        ]
+        arrays = [bindparam(f"k{i}", [k[i] for k in keys], type_=ARRAY(col.type)) for i, col in enumerate(cols)]
         wanted = func.unnest(*arrays).table_valued(*[f"k{i}" for i in range(len(cols))]).render_derived(name="wanted")
         q = select(table).join(wanted, and_(*[col == wanted.c[f"k{i}"] for i, col in enumerate(cols)])).where(*extra)
         return [dict(r) for r in (await conn.execute(q)).mappings()]

@@ -36,7 +36,9 @@ class ListQuery(BaseModel):
 
 def _sign(payload: bytes) -> str:
     key = get_settings().secret_key.encode()
-    return base64.urlsafe_b64encode(hmac.new(key, b"cursor:" + payload, hashlib.sha256).digest()[:12]).decode().rstrip("=")
+    return (
+        base64.urlsafe_b64encode(hmac.new(key, b"cursor:" + payload, hashlib.sha256).digest()[:12]).decode().rstrip("=")
+    )
 
 
 def encode_cursor(last_id: int) -> str:
@@ -64,5 +66,3 @@ def decode_cursor(cursor: str | None) -> int | None:
 def next_link(request: Request, cursor: str) -> str:
     url = request.url.include_query_params(cursor=cursor)
     return f'<{url}>; rel="next"'
-
-

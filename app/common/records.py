@@ -63,6 +63,14 @@ def not_null(*names: str) -> Rule:
 
 
 __all__ = [
-    "OwnedCreate", "OwnedRead", "OwnedUpdate", "PlanYear", "RecordCreate", "RecordRead", "RecordUpdate", "Title",
-    "external_ref_key", "not_null",
+    "OwnedCreate",
+    "OwnedRead",
+    "OwnedUpdate",
+    "PlanYear",
+    "RecordCreate",
+    "RecordRead",
+    "RecordUpdate",
+    "Title",
+    "external_ref_key",
+    "not_null",
 ]

@@ -57,7 +57,10 @@ class Ctx:
         wanted = [u for u in unit_ids if u not in self._units]
         for i in range(0, len(wanted), 500):
             chunk = wanted[i : i + 500]
-            rows = {r["id"]: dict(r) for r in (await self.conn.execute(select(units).where(units.c.id.in_(chunk)))).mappings()}
+            rows = {
+                r["id"]: dict(r)
+                for r in (await self.conn.execute(select(units).where(units.c.id.in_(chunk)))).mappings()
+            }
             for u in chunk:
                 self._units[u] = rows.get(u)
             allowed = await units_in_scope(self.conn, self.principal, set(chunk))
@@ -452,7 +455,13 @@ async def update_record(
     await _write_children(conn, spec, record_id, kids)
     record = await load(conn, spec, principal, record_id, parent_id=parent_id)
     await audit.record(
-        conn, principal, action="update", resource=spec.name, resource_id=record_id, before=before, after=to_read(spec, record)
+        conn,
+        principal,
+        action="update",
+        resource=spec.name,
+        resource_id=record_id,
+        before=before,
+        after=to_read(spec, record),
     )
     return record
 
@@ -487,4 +496,6 @@ async def delete_record(
 def require_fields(data: dict[str, Any], names: Sequence[str]) -> None:
     missing = [n for n in names if data.get(n) is None]
     if missing:
-        raise Invalid(f"{missing[0]} is required.", errors=[{"loc": ["body", n], "msg": "Field required"} for n in missing])
+        raise Invalid(
+            f"{missing[0]} is required.", errors=[{"loc": ["body", n], "msg": "Field required"} for n in missing]
+        )

@@ -47,7 +47,6 @@ def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
     return out
 
 
-
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
 
@@ -58,6 +57,9 @@ def problems_as_problem_json_only(openapi: dict[str, Any]) -> dict[str, Any]:
         for operation in operations.values():
             for response in operation.get("responses", {}).values():
                 content = response.get("content", {})
-                if "application/problem+json" in content and content.get("application/json", {}).get("schema") == _PROBLEM_REF:
+                if (
+                    "application/problem+json" in content
+                    and content.get("application/json", {}).get("schema") == _PROBLEM_REF
+                ):
                     del content["application/json"]
     return openapi

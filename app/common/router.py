@@ -115,7 +115,9 @@ def crud_router(
             responses=problems(403, 409, 413),
             dependencies=[write_dep],
         )
-        async def create_record(body: Create, request: Request, response: Response, conn: DbConn, principal: CurrentPrincipal):
+        async def create_record(
+            body: Create, request: Request, response: Response, conn: DbConn, principal: CurrentPrincipal
+        ):
             record = await svc.create(conn, spec, principal, body)
             set_etag(response, spec, record)
             response.headers["Location"] = f"{request.url.path}/{record['id']}"
@@ -132,7 +134,12 @@ def crud_router(
             dependencies=[write_dep],
         )
         async def update_record(
-            id: RecordId, body: Update, response: Response, conn: DbConn, principal: CurrentPrincipal, if_match: IfMatch = None
+            id: RecordId,
+            body: Update,
+            response: Response,
+            conn: DbConn,
+            principal: CurrentPrincipal,
+            if_match: IfMatch = None,
         ):
             record = await svc.update_record(conn, spec, principal, id, body, if_match=if_match)
             set_etag(response, spec, record)

@@ -90,7 +90,9 @@ def _csv_chunks(header: list[str], records: list[tuple[int, list[str]]], size: i
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(header)
         writer.writerows(values for _, values in part)
-        chunks.append(Chunk(len(chunks) + 1, buf.getvalue().encode("utf-8"), "text/csv; charset=utf-8", [p for p, _ in part]))
+        chunks.append(
+            Chunk(len(chunks) + 1, buf.getvalue().encode("utf-8"), "text/csv; charset=utf-8", [p for p, _ in part])
+        )
     return chunks
 
 
@@ -128,7 +130,9 @@ def _cell_text(value: Any) -> str:
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() else repr(value)
     if isinstance(value, datetime):
-        return value.date().isoformat() if value.time() == time_of_day.min and value.tzinfo is None else value.isoformat()
+        return (
+            value.date().isoformat() if value.time() == time_of_day.min and value.tzinfo is None else value.isoformat()
+        )
     if isinstance(value, date | time_of_day):
         return value.isoformat()
     return str(value)
@@ -312,7 +316,14 @@ class Importer:
         refreshed = False
         while True:
             headers["Authorization"] = f"Bearer {self.token}"
-            r = self._request(what, "POST", f"/api/v1/imports/{self.settings.resource}", content=chunk.body, headers=headers, params=params)
+            r = self._request(
+                what,
+                "POST",
+                f"/api/v1/imports/{self.settings.resource}",
+                content=chunk.body,
+                headers=headers,
+                params=params,
+            )
             if r.status_code == 401 and self.can_refresh() and not refreshed:
                 refreshed = True  # the token expired mid-run: one new one, once
                 self.fetch_token()
@@ -329,7 +340,14 @@ class Importer:
             body = _json(r)
             if r.status_code == 200 and isinstance(body, dict):
                 self.results.append(
-                    ChunkResult(chunk, body.get("status", "?"), body.get("created", 0), body.get("updated", 0), body.get("unchanged", 0), replayed)
+                    ChunkResult(
+                        chunk,
+                        body.get("status", "?"),
+                        body.get("created", 0),
+                        body.get("updated", 0),
+                        body.get("unchanged", 0),
+                        replayed,
+                    )
                 )
                 progress.advance(len(chunk.places))
                 continue
@@ -355,7 +373,11 @@ class Importer:
             return "Nothing was written.\n"
         rows = sum(len(r.chunk.places) for r in self.results)
         one = len(self.results) == 1
-        done = "Chunk 1 (%d rows) was committed and stays" if one else f"Chunks 1-{len(self.results)} (%d rows) were committed and stay"
+        done = (
+            "Chunk 1 (%d rows) was committed and stays"
+            if one
+            else f"Chunks 1-{len(self.results)} (%d rows) were committed and stay"
+        )
         return (
             (done % rows) + " committed (each chunk is atomic on its own, the file is not). Fix what is said above "
             "and run the same command again: rows with an external_ref match their records and are updated or left "
@@ -369,7 +391,9 @@ class Importer:
             f"was rejected; none of its rows was written:"
         ]
         for e in body.get("errors") or []:
-            lines.append(f"  {self._where(source, chunk, e.get('row'))}, {e.get('field') or '(row)'}: {e.get('message')}")
+            lines.append(
+                f"  {self._where(source, chunk, e.get('row'))}, {e.get('field') or '(row)'}: {e.get('message')}"
+            )
         if replayed:
             lines.append(
                 "  (this answer is the server's replay of an earlier identical request; if you fixed something on "
@@ -390,7 +414,11 @@ class Importer:
         detail = _detail(r)
         extra = ""
         if isinstance(body, dict) and isinstance(body.get("errors"), list):
-            extra = "".join(f"\n  {'.'.join(map(str, e.get('loc', [])))}: {e.get('msg')}" for e in body["errors"] if isinstance(e, dict))
+            extra = "".join(
+                f"\n  {'.'.join(map(str, e.get('loc', [])))}: {e.get('msg')}"
+                for e in body["errors"]
+                if isinstance(e, dict)
+            )
         self.print_summary(source)
         note = "\n" + self._committed_note().rstrip() if not self.settings.dry_run else ""
         if r.status_code == 401:
@@ -398,17 +426,23 @@ class Importer:
         if r.status_code == 403:
             raise Stop(f"{where}: not allowed (403: {detail}){note}", EXIT_AUTH)
         if r.status_code == 413:
-            raise Stop(f"{where}: too large for the server (413: {detail}); use a smaller --chunk-size{note}", EXIT_INPUT)
+            raise Stop(
+                f"{where}: too large for the server (413: {detail}); use a smaller --chunk-size{note}", EXIT_INPUT
+            )
         raise Stop(f"{where}: the server answered {r.status_code}: {detail}{extra}{note}", EXIT_REJECTED)
 
     def print_summary(self, source: Source) -> None:
         if not self.results:
             return
         w = self.out.write
-        w(f"{'chunk':>7}  {source.unit + 's':>13}  {'status':<10} {'created':>8} {'updated':>8} {'unchanged':>9}  replayed\n")
+        w(
+            f"{'chunk':>7}  {source.unit + 's':>13}  {'status':<10} {'created':>8} {'updated':>8} {'unchanged':>9}  replayed\n"
+        )
         for r in self.results:
             span = f"{r.chunk.places[0]}-{r.chunk.places[-1]}"
-            w(f"{r.chunk.number:>7}  {span:>13}  {r.status:<10} {r.created:>8} {r.updated:>8} {r.unchanged:>9}  {'yes' if r.replayed else 'no'}\n")
+            w(
+                f"{r.chunk.number:>7}  {span:>13}  {r.status:<10} {r.created:>8} {r.updated:>8} {r.unchanged:>9}  {'yes' if r.replayed else 'no'}\n"
+            )
         total = [sum(getattr(r, k) for r in self.results) for k in ("created", "updated", "unchanged")]
         rows = sum(len(r.chunk.places) for r in self.results)
         w(f"{'total':>7}  {str(rows) + ' rows':>13}  {'':<10} {total[0]:>8} {total[1]:>8} {total[2]:>9}\n")
@@ -493,29 +527,54 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--url", required=True, help="the API's base URL, e.g. https://dx.tamky.gov.vn")
     p.add_argument("--client-id", default=os.environ.get("DX_IMPORT_CLIENT_ID"), help="default: $DX_IMPORT_CLIENT_ID")
     p.add_argument(
-        "--client-secret", default=os.environ.get("DX_IMPORT_CLIENT_SECRET"),
+        "--client-secret",
+        default=os.environ.get("DX_IMPORT_CLIENT_SECRET"),
         help="default: $DX_IMPORT_CLIENT_SECRET (prefer the variable: arguments show in the process list)",
     )
     p.add_argument("--token", help="a bearer token to use instead of client credentials")
-    p.add_argument("--chunk-size", type=_chunk_size, default=DEFAULT_CHUNK, help=f"rows per request (default {DEFAULT_CHUNK}, at most {MAX_CHUNK})")
+    p.add_argument(
+        "--chunk-size",
+        type=_chunk_size,
+        default=DEFAULT_CHUNK,
+        help=f"rows per request (default {DEFAULT_CHUNK}, at most {MAX_CHUNK})",
+    )
     p.add_argument("--dry-run", action="store_true", help="validate every chunk on the server, write nothing")
-    p.add_argument("--retries", type=int, default=6, help="retries per request on network errors, 5xx and 429 (default 6)")
+    p.add_argument(
+        "--retries", type=int, default=6, help="retries per request on network errors, 5xx and 429 (default 6)"
+    )
     p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for one chunk's answer (default 600)")
     p.add_argument(
-        "--new-keys", action="store_true",
+        "--new-keys",
+        action="store_true",
         help="do not replay the server's earlier answers to this same file (use after fixing something server-side)",
     )
-    p.add_argument("resource", help="units, unit-plans, broadcasts, forums, trainings, satisfaction-surveys, contest-entries")
+    p.add_argument(
+        "resource", help="units, unit-plans, broadcasts, forums, trainings, satisfaction-surveys, contest-entries"
+    )
     p.add_argument("file", type=Path, help="a .csv (UTF-8), .xlsx (first sheet) or .json file")
 
 
-def run(args: argparse.Namespace, *, transport: httpx.BaseTransport | None = None, out: TextIO | None = None,
-        err: TextIO | None = None, sleep: Callable[[float], None] = time.sleep, backoff: float = 0.5) -> int:
+def run(
+    args: argparse.Namespace,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    backoff: float = 0.5,
+) -> int:
     """Run the import described by the parsed arguments; returns the exit code."""
     out, err = out or sys.stdout, err or sys.stderr
     settings = Settings(
-        url=args.url, resource=args.resource, client_id=args.client_id, client_secret=args.client_secret,
-        token=args.token, dry_run=args.dry_run, retries=max(args.retries, 0), backoff=backoff, timeout=args.timeout,
+        url=args.url,
+        resource=args.resource,
+        client_id=args.client_id,
+        client_secret=args.client_secret,
+        token=args.token,
+        dry_run=args.dry_run,
+        retries=max(args.retries, 0),
+        backoff=backoff,
+        timeout=args.timeout,
         key_salt=f":{secrets.token_hex(8)}" if args.new_keys else "",
     )
     try:

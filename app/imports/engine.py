@@ -130,7 +130,12 @@ async def _run_import(
         if tabular:
             for k, v in kept.items():
                 # ids from a spreadsheet cell arrive as text; match on them as numbers
-                if (k == "id" or k.endswith("_id")) and isinstance(v, str) and v.strip().isdigit() and len(v.strip()) < 19:
+                if (
+                    (k == "id" or k.endswith("_id"))
+                    and isinstance(v, str)
+                    and v.strip().isdigit()
+                    and len(v.strip()) < 19
+                ):
                     kept[k] = int(v.strip())
         rows.append(_Row(number, kept))
     if parsed.columns is not None:
@@ -157,7 +162,11 @@ async def _run_import(
     existing_by_id = {rec["id"]: rec for rec in await select_by_keys(conn, t, ["id"], by_id, visible(spec, principal))}
     key_cols = ispec.match_on
     keys = sorted(
-        {tuple(r.raw.get(c) for c in key_cols) for r in rows if "id" not in r.raw and all(r.raw.get(c) is not None for c in key_cols)},
+        {
+            tuple(r.raw.get(c) for c in key_cols)
+            for r in rows
+            if "id" not in r.raw and all(r.raw.get(c) is not None for c in key_cols)
+        },
         key=repr,
     )
     existing_by_key: dict[tuple, dict[str, Any]] = {}
@@ -180,7 +189,13 @@ async def _run_import(
                 key = None
         if key is not None:
             if key in seen_keys:
-                err(RowError(r.number, key_cols[-1] if key[0] != "id" else "id", f"repeats row {seen_keys[key]} of this import"))
+                err(
+                    RowError(
+                        r.number,
+                        key_cols[-1] if key[0] != "id" else "id",
+                        f"repeats row {seen_keys[key]} of this import",
+                    )
+                )
                 continue
             seen_keys[key] = r.number
 
@@ -218,7 +233,11 @@ async def _run_import(
     if not dry_run:
         await _write(conn, spec, creates, updates)
         await audit.record(
-            conn, principal, action="import", resource=spec.name, resource_id=None,
+            conn,
+            principal,
+            action="import",
+            resource=spec.name,
+            resource_id=None,
             after={"rows": len(rows), "created": out.created, "updated": out.updated, "unchanged": out.unchanged},
         )
     return out
@@ -339,7 +358,9 @@ async def _write(conn: AsyncConnection, spec: ResourceSpec, creates: list[_Row],
             values = [(*v, rid) for v, rid in zip(values, ids, strict=True)]
         await insert_values(conn, t, columns, values)
         if ids is not None:
-            await _write_children(conn, spec, [(rid, r.data) for rid, r in zip(ids, creates, strict=True)], replace=False)
+            await _write_children(
+                conn, spec, [(rid, r.data) for rid, r in zip(ids, creates, strict=True)], replace=False
+            )
     if updates:
         params = []
         for r in updates:
@@ -347,22 +368,31 @@ async def _write(conn: AsyncConnection, spec: ResourceSpec, creates: list[_Row],
             if spec.derive is not None:
                 data.update(spec.derive(data))
             row, _ = split_body(spec, data)
-            params.append({**{f"v_{k}": v for k, v in row.items()}, "b_id": r.existing["id"], "b_version": r.existing["version"] + 1})
+            params.append(
+                {
+                    **{f"v_{k}": v for k, v in row.items()},
+                    "b_id": r.existing["id"],
+                    "b_version": r.existing["version"] + 1,
+                }
+            )
         columns = sorted({k[2:] for p in params for k in p if k.startswith("v_")})
         stmt = (
             update(t)
             .where(t.c.id == bindparam("b_id"))
             .values({**{c: bindparam(f"v_{c}") for c in columns}, "updated_at": now, "version": bindparam("b_version")})
         )
-        params = [{**{f"v_{c}": p.get(f"v_{c}") for c in columns}, "b_id": p["b_id"], "b_version": p["b_version"]} for p in params]
+        params = [
+            {**{f"v_{c}": p.get(f"v_{c}") for c in columns}, "b_id": p["b_id"], "b_version": p["b_version"]}
+            for p in params
+        ]
         for i in range(0, len(params), 5000):
             await conn.execute(stmt, params[i : i + 5000])
-        await _write_children(
-            conn, spec, [(r.existing["id"], r.changes) for r in updates], replace=True
-        )
+        await _write_children(conn, spec, [(r.existing["id"], r.changes) for r in updates], replace=True)
 
 
-async def _write_children(conn: AsyncConnection, spec: ResourceSpec, items: list[tuple[int, dict[str, Any]]], *, replace: bool) -> None:
+async def _write_children(
+    conn: AsyncConnection, spec: ResourceSpec, items: list[tuple[int, dict[str, Any]]], *, replace: bool
+) -> None:
     for child in spec.children:
         ct = child.table
         touched = [(rid, data[child.field]) for rid, data in items if child.field in data]
@@ -376,9 +406,7 @@ async def _write_children(conn: AsyncConnection, spec: ResourceSpec, items: list
                     q = q.where(ct.c[k] == v)
                 await conn.execute(q)
         rows = [
-            {**row, **child.fixed, child.parent_fk: rid}
-            for rid, value in touched
-            for row in child.to_rows(value or [])
+            {**row, **child.fixed, child.parent_fk: rid} for rid, value in touched for row in child.to_rows(value or [])
         ]
         if rows:
             columns = sorted({k for r in rows for k in r})

@@ -104,7 +104,7 @@ def _table_rows(columns: list[str], source: Any, list_fields: set[str], *, is_cs
                         parsed.cell_errors.append((number, name, "the cell must hold a JSON list, e.g. [1, 2]"))
                         continue
                 row[name] = _plain(value)
-            if len(values) > len(columns) and any(v not in (None, "") for v in values[len(columns):]):
+            if len(values) > len(columns) and any(v not in (None, "") for v in values[len(columns) :]):
                 parsed.cell_errors.append((number, "", "the row has more cells than the header has columns"))
             row["__row__"] = number
             parsed.rows.append(row)

@@ -62,7 +62,7 @@ def _result(resource: str, dry_run: bool, outcome: Outcome) -> dict[str, Any]:
     operation_id="import_rows",
     summary="Import rows of a resource (JSON, CSV or XLSX): all written or none",
     description=(
-        f"At most {MAX_ROWS} rows. JSON `{{\"rows\": [...]}}` (each row shaped like the resource's create body), "
+        f'At most {MAX_ROWS} rows. JSON `{{"rows": [...]}}` (each row shaped like the resource\'s create body), '
         "`text/csv` (UTF-8, header row; list fields as JSON in their cell) or an `.xlsx` workbook (first sheet). "
         "Rows match on `id`, else on (`unit_id`, `external_ref`) (units: `code`); a row may name its unit by "
         "`unit_code`. Errors name their 1-based row (0: the header) and field. 200 when committed or validated "
@@ -80,9 +80,17 @@ def _result(resource: str, dry_run: bool, outcome: Outcome) -> dict[str, Any]:
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {"schema": {"type": "object", "properties": {"rows": {"type": "array", "items": {"type": "object"}}}, "required": ["rows"]}},
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"rows": {"type": "array", "items": {"type": "object"}}},
+                        "required": ["rows"],
+                    }
+                },
                 "text/csv": {"schema": {"type": "string"}},
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {"schema": {"type": "string", "format": "binary"}},
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                    "schema": {"type": "string", "format": "binary"}
+                },
             },
         }
     },

@@ -98,8 +98,11 @@ def unit_plan_coverage(ctx: KpiContext) -> Select:
         ),
     )
     return (
-        select(units.c.id.label("unit_id"), _flag(func.count(unit_plans.c.id) > 0).label("numerator"),
-               literal(1).label("denominator"))
+        select(
+            units.c.id.label("unit_id"),
+            _flag(func.count(unit_plans.c.id) > 0).label("numerator"),
+            literal(1).label("denominator"),
+        )
         .select_from(joined)
         .where(*_active_units(ctx, REQUIRED_KINDS))
         .group_by(units.c.id)
@@ -144,8 +147,11 @@ def school_dx_coverage(ctx: KpiContext) -> Select:
         ),
     )
     return (
-        select(units.c.id.label("unit_id"), _flag(func.count(trainings.c.id) > 0).label("numerator"),
-               literal(1).label("denominator"))
+        select(
+            units.c.id.label("unit_id"),
+            _flag(func.count(trainings.c.id) > 0).label("numerator"),
+            literal(1).label("denominator"),
+        )
         .select_from(joined)
         .where(*_active_units(ctx, ("school",)))
         .group_by(units.c.id)
@@ -174,14 +180,20 @@ def _months(ctx: KpiContext):
     rows = ctx.period.months
     if not rows:
         return (
-            select(literal("", String).label("month"), literal(ctx.period.first, Date).label("first"),
-                   literal(ctx.period.first, Date).label("last"))
+            select(
+                literal("", String).label("month"),
+                literal(ctx.period.first, Date).label("first"),
+                literal(ctx.period.first, Date).label("last"),
+            )
             .where(false())
             .subquery("months")
         )
     parts = [
-        select(literal(m.key, String).label("month"), literal(m.first, Date).label("first"),
-               literal(m.last, Date).label("last"))
+        select(
+            literal(m.key, String).label("month"),
+            literal(m.first, Date).label("first"),
+            literal(m.last, Date).label("last"),
+        )
         for m in rows
     ]
     return (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("months")
@@ -238,9 +250,7 @@ def broadcast_months(ctx: KpiContext) -> Select:
     )
     compliant = select(aired.c.unit_id, aired.c.month).distinct().subquery("compliant")
     pairs = _unit_months(ctx, STATION_KINDS, "stations")
-    return select(
-        pairs.c.unit_id, pairs.c.month, _flag(compliant.c.unit_id.is_not(None)).label("ok")
-    ).select_from(
+    return select(pairs.c.unit_id, pairs.c.month, _flag(compliant.c.unit_id.is_not(None)).label("ok")).select_from(
         pairs.outerjoin(compliant, and_(compliant.c.unit_id == pairs.c.unit_id, compliant.c.month == pairs.c.month))
     )
 
@@ -268,9 +278,9 @@ def forum_months(ctx: KpiContext) -> Select:
 
 def _per_unit(unit_months: Select) -> Select:
     sub = unit_months.subquery("unit_months")
-    return select(
-        sub.c.unit_id, func.sum(sub.c.ok).label("numerator"), func.count().label("denominator")
-    ).group_by(sub.c.unit_id)
+    return select(sub.c.unit_id, func.sum(sub.c.ok).label("numerator"), func.count().label("denominator")).group_by(
+        sub.c.unit_id
+    )
 
 
 def per_month(unit_months: Select) -> Select:
@@ -302,8 +312,11 @@ def _annual_reports(ctx: KpiContext, *conditions: ColumnElement[bool]) -> Select
         ),
     )
     return (
-        select(units.c.id.label("unit_id"), _flag(func.count(annual_reports.c.id) > 0).label("numerator"),
-               literal(1).label("denominator"))
+        select(
+            units.c.id.label("unit_id"),
+            _flag(func.count(annual_reports.c.id) > 0).label("numerator"),
+            literal(1).label("denominator"),
+        )
         .select_from(joined)
         .where(*_active_units(ctx, REQUIRED_KINDS))
         .group_by(units.c.id)

@@ -121,7 +121,11 @@ async def monthly(conn: AsyncConnection, kpi: Kpi, ctx: KpiContext) -> list[dict
     await _custom_plan(conn)
     rows = (await conn.execute(per_month(kpi.monthly(ctx)))).all()
     return [
-        {"month": r.month, "numerator": int(r.numerator), "denominator": int(r.denominator),
-         "value": ratio(int(r.numerator), int(r.denominator))}
+        {
+            "month": r.month,
+            "numerator": int(r.numerator),
+            "denominator": int(r.denominator),
+            "value": ratio(int(r.numerator), int(r.denominator)),
+        }
         for r in rows
     ]

@@ -67,9 +67,7 @@ class Airing(SQLModel, table=True):
     __table_args__ = (Index("ix_airings_broadcast_id_aired_at", "broadcast_id", "aired_at"),)
 
     id: int | None = Field(default=None, primary_key=True, sa_type=IdType)
-    broadcast_id: int = Field(
-        sa_column=Column(IdType, ForeignKey("broadcasts.id", ondelete="CASCADE"), nullable=False)
-    )
+    broadcast_id: int = Field(sa_column=Column(IdType, ForeignKey("broadcasts.id", ondelete="CASCADE"), nullable=False))
     aired_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))
 
 

@@ -36,7 +36,9 @@ async def budget_totals(conn: AsyncConnection, principal: Principal, year: int) 
             .order_by(submissions.c.status)
         )
     ).all()
-    by_status = [{"status": r.status, "count": r.count, **{name: int(r._mapping[name]) for name in AMOUNTS}} for r in rows]
+    by_status = [
+        {"status": r.status, "count": r.count, **{name: int(r._mapping[name]) for name in AMOUNTS}} for r in rows
+    ]
     return {**{name: sum(s[name] for s in by_status) for name in AMOUNTS}, "by_status": by_status}
 
 
@@ -53,7 +55,5 @@ async def annual(conn: AsyncConnection, principal: Principal, year: int, as_of) 
 
 async def unit_labels(conn: AsyncConnection, principal: Principal) -> dict[int, tuple[str, str]]:
     """Code and name of every unit the caller may see in a breakdown, for the workbook."""
-    rows = await conn.execute(
-        select(units.c.id, units.c.code, units.c.name).where(scope_clause(principal, units.c.id))
-    )
+    rows = await conn.execute(select(units.c.id, units.c.code, units.c.name).where(scope_clause(principal, units.c.id)))
     return {r.id: (r.code, r.name) for r in rows}

@@ -52,12 +52,25 @@ def _title(ws: Worksheet, text: str, report: dict[str, Any]) -> None:
 
 def _summary(ws: Worksheet, report: dict[str, Any]) -> None:
     _title(ws, "BÁO CÁO KẾT QUẢ THỰC HIỆN KẾ HOẠCH TRUYỀN THÔNG VỀ CHUYỂN ĐỔI SỐ", report)
-    _header(ws, 4, ["STT", "Mã chỉ tiêu", "Chỉ tiêu", "Tử số", "Mẫu số", "Kết quả", "Mục tiêu", "So sánh",
-                    "Đánh giá"], [6, 28, 70, 12, 12, 12, 12, 10, 18])
+    _header(
+        ws,
+        4,
+        ["STT", "Mã chỉ tiêu", "Chỉ tiêu", "Tử số", "Mẫu số", "Kết quả", "Mục tiêu", "So sánh", "Đánh giá"],
+        [6, 28, 70, 12, 12, 12, 12, 10, 18],
+    )
     for i, kpi in enumerate(report["kpis"], start=1):
         row = 4 + i
-        values = [i, kpi["code"], kpi["name"], kpi["numerator"], kpi["denominator"], kpi["value"], kpi["target"],
-                  COMPARISON_VI.get(kpi["comparison"] or "", ""), STATUS_VI[kpi["status"]]]
+        values = [
+            i,
+            kpi["code"],
+            kpi["name"],
+            kpi["numerator"],
+            kpi["denominator"],
+            kpi["value"],
+            kpi["target"],
+            COMPARISON_VI.get(kpi["comparison"] or "", ""),
+            STATUS_VI[kpi["status"]],
+        ]
         for col, value in enumerate(values, start=1):
             ws.cell(row=row, column=col, value=value)
         ws.cell(row=row, column=6).number_format = PERCENT
@@ -121,18 +134,32 @@ def _monthly(ws: Worksheet, report: dict[str, Any]) -> None:
 
 def _budget(ws: Worksheet, report: dict[str, Any]) -> None:
     _title(ws, "Kinh phí tổ chức hoạt động truyền thông (các đợt của năm, trừ hồ sơ nháp)", report)
-    _header(ws, 4, ["Trạng thái", "Số hồ sơ", "Đề nghị (đồng)", "Thẩm định (đồng)", "Phê duyệt (đồng)"],
-            [26, 12, 20, 20, 20])
+    _header(
+        ws,
+        4,
+        ["Trạng thái", "Số hồ sơ", "Đề nghị (đồng)", "Thẩm định (đồng)", "Phê duyệt (đồng)"],
+        [26, 12, 20, 20, 20],
+    )
     budget = report["budget"]
     row = 4
     for row, item in enumerate(budget["by_status"], start=5):
-        values = [BUDGET_STATUS_VI.get(item["status"], item["status"]), item["count"],
-                  item["requested_total_vnd"], item["appraised_total_vnd"], item["approved_total_vnd"]]
+        values = [
+            BUDGET_STATUS_VI.get(item["status"], item["status"]),
+            item["count"],
+            item["requested_total_vnd"],
+            item["appraised_total_vnd"],
+            item["approved_total_vnd"],
+        ]
         for col, value in enumerate(values, start=1):
             ws.cell(row=row, column=col, value=value)
     total = row + 1
-    values = ["Tổng cộng", sum(s["count"] for s in budget["by_status"]), budget["requested_total_vnd"],
-              budget["appraised_total_vnd"], budget["approved_total_vnd"]]
+    values = [
+        "Tổng cộng",
+        sum(s["count"] for s in budget["by_status"]),
+        budget["requested_total_vnd"],
+        budget["appraised_total_vnd"],
+        budget["approved_total_vnd"],
+    ]
     for col, value in enumerate(values, start=1):
         ws.cell(row=total, column=col, value=value).font = BOLD
     for r in range(5, total + 1):

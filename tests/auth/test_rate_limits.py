@@ -22,7 +22,10 @@ def _redis_up() -> bool:
         return False
 
 
-STORES = ["database", pytest.param("redis", marks=pytest.mark.skipif(not _redis_up(), reason="no Redis on 127.0.0.1:6379"))]
+STORES = [
+    "database",
+    pytest.param("redis", marks=pytest.mark.skipif(not _redis_up(), reason="no Redis on 127.0.0.1:6379")),
+]
 
 
 @pytest.fixture(scope="module")
@@ -33,19 +36,25 @@ def base_world():
 
 @pytest.fixture(params=STORES)
 def limited(request, base_world):
-    settings = get_settings().model_copy(update={
-        "login_failures_per_username": 3,
-        "login_failures_per_address": 6,
-        "rate_limit_per_minute": 15,
-        "redis_url": "redis://127.0.0.1:6379/0" if request.param == "redis" else None,
-        "redis_namespace": f"dx-test-{uuid.uuid4().hex}",
-    })
-    with TestClient(create_app(settings), raise_server_exceptions=False, client=(f"10.9.{uuid.uuid4().int % 250}.1", 5000)) as client:
+    settings = get_settings().model_copy(
+        update={
+            "login_failures_per_username": 3,
+            "login_failures_per_address": 6,
+            "rate_limit_per_minute": 15,
+            "redis_url": "redis://127.0.0.1:6379/0" if request.param == "redis" else None,
+            "redis_namespace": f"dx-test-{uuid.uuid4().hex}",
+        }
+    )
+    with TestClient(
+        create_app(settings), raise_server_exceptions=False, client=(f"10.9.{uuid.uuid4().int % 250}.1", 5000)
+    ) as client:
         yield client, base_world
 
 
 def _login(client, username, password):
-    return client.post("/api/v1/auth/token", data={"grant_type": "password", "username": username, "password": password})
+    return client.post(
+        "/api/v1/auth/token", data={"grant_type": "password", "username": username, "password": password}
+    )
 
 
 def test_failed_logins_lock_that_username_with_429_and_retry_after(limited):
@@ -75,7 +84,9 @@ def test_failed_logins_are_limited_per_address_across_usernames(limited):
 def test_requests_per_principal_are_limited_and_others_are_not(limited):
     client, world = limited
     a, b = world.user("viewer", "UBND-TK"), world.user("viewer", "UBND-TK")
-    codes = [client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {a.token}"}).status_code for _ in range(17)]
+    codes = [
+        client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {a.token}"}).status_code for _ in range(17)
+    ]
     assert codes[:15] == [200] * 15 and codes[15:] == [429, 429], codes
     r = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {a.token}"})
     assert r.status_code == 429 and int(r.headers["retry-after"]) <= 60

@@ -77,7 +77,9 @@ class Run:
 def run_import(server, creds, resource, path, *extra, transport=None) -> Run:
     parser = argparse.ArgumentParser()
     client.add_arguments(parser)
-    args = parser.parse_args(["--url", server, "--client-id", creds[0], "--client-secret", creds[1], *extra, resource, str(path)])
+    args = parser.parse_args(
+        ["--url", server, "--client-id", creds[0], "--client-secret", creds[1], *extra, resource, str(path)]
+    )
     out, err, sleeps = io.StringIO(), io.StringIO(), []
     code = client.run(args, transport=transport, out=out, err=err, sleep=sleeps.append, backoff=0.01)
     return Run(code, out.getvalue(), err.getvalue(), sleeps)
@@ -109,9 +111,17 @@ class Recording(httpx.BaseTransport):
 def _rows(village, tag, count, over=None):
     over = over or {}
     return [
-        {"unit_code": village["code"], "external_ref": f"{tag}-{i}", "kind": "village_forum", "held_on": f"2024-{i % 12 + 1:02d}-15",
-         "title": f"Diễn đàn chuyển đổi số thôn — kỳ {i}", "attendees": 30 + i, "questions_answered": i % 5,
-         "topics": ["concepts", "shared_apps"], **over.get(i, {})}
+        {
+            "unit_code": village["code"],
+            "external_ref": f"{tag}-{i}",
+            "kind": "village_forum",
+            "held_on": f"2024-{i % 12 + 1:02d}-15",
+            "title": f"Diễn đàn chuyển đổi số thôn — kỳ {i}",
+            "attendees": 30 + i,
+            "questions_answered": i % 5,
+            "topics": ["concepts", "shared_apps"],
+            **over.get(i, {}),
+        }
         for i in range(1, count + 1)
     ]
 
@@ -123,7 +133,9 @@ def _csv(path: Path, rows, *, bom=True, header=HEADER) -> Path:
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(header)
     for row in rows:
-        w.writerow([json.dumps(row[h], ensure_ascii=False) if isinstance(row.get(h), list) else row.get(h, "") for h in header])
+        w.writerow(
+            [json.dumps(row[h], ensure_ascii=False) if isinstance(row.get(h), list) else row.get(h, "") for h in header]
+        )
     path.write_bytes((("\ufeff" if bom else "") + buf.getvalue()).encode("utf-8"))
     return path
 
@@ -175,7 +187,11 @@ def test_an_xlsx_file_with_date_and_number_cells_goes_in_three_chunks(world, ser
         row["external_ref"] = 9000 + int(row["external_ref"].split("-")[1])  # a number cell in Excel
     run = run_import(server, creds, "forums", _xlsx(tmp_path / "forums.xlsx", rows), "--chunk-size", "3")
     assert run.code == 0, run
-    assert [r[:4] for r in _summary(run)] == [["1", "2-4", "committed", "3"], ["2", "5-7", "committed", "3"], ["3", "8-9", "committed", "2"]], run
+    assert [r[:4] for r in _summary(run)] == [
+        ["1", "2-4", "committed", "3"],
+        ["2", "5-7", "committed", "3"],
+        ["3", "8-9", "committed", "2"],
+    ], run
     stored = _forums(world, village)
     assert sorted(f["external_ref"] for f in stored) == [str(9000 + i) for i in range(1, 9)]
     assert {f["held_on"] for f in stored} == {f"2024-{i % 12 + 1:02d}-15" for i in range(1, 9)}
@@ -187,11 +203,17 @@ def test_a_json_list_goes_in_three_chunks(world, server, creds, village, tmp_pat
     path.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
     run = run_import(server, creds, "forums", path, "--chunk-size", "4")
     assert run.code == 0, run
-    assert [r[:4] for r in _summary(run)] == [["1", "1-4", "committed", "4"], ["2", "5-8", "committed", "4"], ["3", "9-9", "committed", "1"]], run
+    assert [r[:4] for r in _summary(run)] == [
+        ["1", "1-4", "committed", "4"],
+        ["2", "5-8", "committed", "4"],
+        ["3", "9-9", "committed", "1"],
+    ], run
     assert len(_forums(world, village)) == 9
 
 
-def test_running_the_same_command_again_replays_every_chunk_and_duplicates_nothing(world, server, creds, village, tmp_path):
+def test_running_the_same_command_again_replays_every_chunk_and_duplicates_nothing(
+    world, server, creds, village, tmp_path
+):
     path = _csv(tmp_path / "f.csv", _rows(village, "again", 7))
     first = run_import(server, creds, "forums", path, "--chunk-size", "3")
     assert first.code == 0, first
@@ -205,7 +227,9 @@ def test_running_the_same_command_again_replays_every_chunk_and_duplicates_nothi
     assert len(_forums(world, village)) == 7
 
 
-def test_after_a_crash_in_chunk_three_the_rerun_replays_one_and_two_and_sends_three(world, server, creds, village, tmp_path):
+def test_after_a_crash_in_chunk_three_the_rerun_replays_one_and_two_and_sends_three(
+    world, server, creds, village, tmp_path
+):
     path = _csv(tmp_path / "f.csv", _rows(village, "crash", 7))
 
     def network_down_at_chunk_3(request, t):
@@ -213,13 +237,27 @@ def test_after_a_crash_in_chunk_three_the_rerun_replays_one_and_two_and_sends_th
             return httpx.ConnectError("connection refused")
         return None
 
-    crashed = run_import(server, creds, "forums", path, "--chunk-size", "3", "--retries", "2", transport=Recording(network_down_at_chunk_3))
+    crashed = run_import(
+        server,
+        creds,
+        "forums",
+        path,
+        "--chunk-size",
+        "3",
+        "--retries",
+        "2",
+        transport=Recording(network_down_at_chunk_3),
+    )
     assert crashed.code == client.EXIT_GAVE_UP, crashed
     assert "chunk 3/3: gave up after 3 attempts" in crashed.err, crashed
     assert len(_forums(world, village)) == 6
     rerun = run_import(server, creds, "forums", path, "--chunk-size", "3")
     assert rerun.code == 0, rerun
-    assert [(r[2], r[3], r[-1]) for r in _summary(rerun)] == [("committed", "3", "yes"), ("committed", "3", "yes"), ("committed", "1", "no")], rerun
+    assert [(r[2], r[3], r[-1]) for r in _summary(rerun)] == [
+        ("committed", "3", "yes"),
+        ("committed", "3", "yes"),
+        ("committed", "1", "no"),
+    ], rerun
     assert len(_forums(world, village)) == 7
 
 
@@ -263,7 +301,9 @@ def test_an_unknown_column_is_reported_on_the_header_line(world, server, creds, 
     assert "Nothing was written." in run.err, run
 
 
-def test_a_server_answering_503_twice_then_429_is_retried_with_backoff_and_retry_after(world, server, creds, village, tmp_path):
+def test_a_server_answering_503_twice_then_429_is_retried_with_backoff_and_retry_after(
+    world, server, creds, village, tmp_path
+):
     def flaky(request, t):
         n = len(t.imports())
         if "/imports/" in request.url.path and n <= 2:
@@ -273,7 +313,15 @@ def test_a_server_answering_503_twice_then_429_is_retried_with_backoff_and_retry
         return None
 
     transport = Recording(flaky)
-    run = run_import(server, creds, "forums", _csv(tmp_path / "f.csv", _rows(village, "retry", 5)), "--chunk-size", "3", transport=transport)
+    run = run_import(
+        server,
+        creds,
+        "forums",
+        _csv(tmp_path / "f.csv", _rows(village, "retry", 5)),
+        "--chunk-size",
+        "3",
+        transport=transport,
+    )
     assert run.code == 0, run
     assert len(transport.imports()) == 2 + 3  # chunk 1 sent four times, chunk 2 once
     assert run.err.count("retrying in") == 3, run
@@ -285,8 +333,18 @@ def test_a_server_answering_503_twice_then_429_is_retried_with_backoff_and_retry
 
 
 def test_a_server_that_stays_down_ends_the_run_after_bounded_attempts(world, server, creds, village, tmp_path):
-    transport = Recording(lambda request, t: httpx.Response(502, text="Bad Gateway") if "/imports/" in request.url.path else None)
-    run = run_import(server, creds, "forums", _csv(tmp_path / "f.csv", _rows(village, "down", 2)), "--retries", "3", transport=transport)
+    transport = Recording(
+        lambda request, t: httpx.Response(502, text="Bad Gateway") if "/imports/" in request.url.path else None
+    )
+    run = run_import(
+        server,
+        creds,
+        "forums",
+        _csv(tmp_path / "f.csv", _rows(village, "down", 2)),
+        "--retries",
+        "3",
+        transport=transport,
+    )
     assert run.code == client.EXIT_GAVE_UP, run
     assert len(transport.imports()) == 4 and "gave up after 4 attempts; last: 502 Bad Gateway" in run.err, run
 
@@ -329,20 +387,26 @@ def test_a_dry_run_checks_every_chunk_and_writes_nothing(world, server, creds, v
 
 
 def test_a_viewer_client_is_told_it_may_not_import(world, server, village, tmp_path):
-    run = run_import(server, _api_client(world, "viewer", "UBND-TK"), "forums", _csv(tmp_path / "f.csv", _rows(village, "v", 1)))
+    run = run_import(
+        server, _api_client(world, "viewer", "UBND-TK"), "forums", _csv(tmp_path / "f.csv", _rows(village, "v", 1))
+    )
     assert run.code == client.EXIT_AUTH and "not allowed (403" in run.err, run
 
 
 def _cli(args, env_extra):
     env = {k: v for k, v in os.environ.items() if not k.startswith("DX_IMPORT_")}
     env.update(env_extra)
-    return subprocess.run([sys.executable, "-m", "app", "import", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "app", "import", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_the_command_takes_its_credentials_from_the_environment(world, server, creds, village, tmp_path):
     path = tmp_path / "f.json"
     path.write_text(json.dumps({"rows": _rows(village, "cli", 3)}, ensure_ascii=False), encoding="utf-8")
-    r = _cli(["--url", server, "forums", str(path)], {"DX_IMPORT_CLIENT_ID": creds[0], "DX_IMPORT_CLIENT_SECRET": creds[1]})
+    r = _cli(
+        ["--url", server, "forums", str(path)], {"DX_IMPORT_CLIENT_ID": creds[0], "DX_IMPORT_CLIENT_SECRET": creds[1]}
+    )
     assert r.returncode == 0, r.stderr
     assert "total" in r.stdout and "3 rows" in r.stdout, r.stdout
     assert len(_forums(world, village)) == 3
@@ -350,7 +414,10 @@ def test_the_command_takes_its_credentials_from_the_environment(world, server, c
 
 def test_a_wrong_secret_exits_non_zero_with_a_clear_message(world, server, creds, village, tmp_path):
     path = _csv(tmp_path / "f.csv", _rows(village, "ws", 1))
-    r = _cli(["--url", server, "forums", str(path)], {"DX_IMPORT_CLIENT_ID": creds[0], "DX_IMPORT_CLIENT_SECRET": "wrong-secret"})
+    r = _cli(
+        ["--url", server, "forums", str(path)],
+        {"DX_IMPORT_CLIENT_ID": creds[0], "DX_IMPORT_CLIENT_SECRET": "wrong-secret"},
+    )
     assert r.returncode == client.EXIT_AUTH, r.stderr
     assert "the server refused the client credentials (401" in r.stderr, r.stderr
     assert "Traceback" not in r.stderr
@@ -365,7 +432,9 @@ def test_a_wrong_secret_exits_non_zero_with_a_clear_message(world, server, creds
 
 def test_an_unknown_resource_or_an_empty_file_is_a_clear_error(world, server, creds, village, tmp_path):
     run = run_import(server, creds, "forum", _csv(tmp_path / "f.csv", _rows(village, "u", 1)))
-    assert run.code == client.EXIT_REJECTED and "chunk 1/1: the server answered 422" in run.err and "resource" in run.err, run
+    assert (
+        run.code == client.EXIT_REJECTED and "chunk 1/1: the server answered 422" in run.err and "resource" in run.err
+    ), run
     (tmp_path / "empty.csv").write_bytes(b"\xef\xbb\xbf")
     run = run_import(server, creds, "forums", tmp_path / "empty.csv")
     assert run.code == client.EXIT_INPUT and "no header row" in run.err, run

@@ -42,12 +42,27 @@ CITY_BUDGET = {
     "appraised_total_vnd": 5_500_000,
     "approved_total_vnd": 3_500_000,
     "by_status": [
-        {"status": "approved", "count": 1, "requested_total_vnd": 5_000_000, "appraised_total_vnd": 4_000_000,
-         "approved_total_vnd": 3_500_000},
-        {"status": "rejected", "count": 1, "requested_total_vnd": 2_000_000, "appraised_total_vnd": 1_500_000,
-         "approved_total_vnd": 0},
-        {"status": "submitted", "count": 1, "requested_total_vnd": 1_000_000, "appraised_total_vnd": 0,
-         "approved_total_vnd": 0},
+        {
+            "status": "approved",
+            "count": 1,
+            "requested_total_vnd": 5_000_000,
+            "appraised_total_vnd": 4_000_000,
+            "approved_total_vnd": 3_500_000,
+        },
+        {
+            "status": "rejected",
+            "count": 1,
+            "requested_total_vnd": 2_000_000,
+            "appraised_total_vnd": 1_500_000,
+            "approved_total_vnd": 0,
+        },
+        {
+            "status": "submitted",
+            "count": 1,
+            "requested_total_vnd": 1_000_000,
+            "appraised_total_vnd": 0,
+            "approved_total_vnd": 0,
+        },
     ],
 }
 
@@ -68,8 +83,12 @@ def city():
         f.forum(v2, "2024-01-15")
         for month in ("01", "02"):
             f.broadcast(tanthanh, airings=[f"2024-{month}-0{d}T02:00:00Z" for d in (3, 4, 5)])
-        f.broadcast(center, channel="city_radio_tv", duration_minutes=30,
-                    airings=[f"2024-01-0{d}T12:00:00Z" for d in (3, 4, 5, 6)])
+        f.broadcast(
+            center,
+            channel="city_radio_tv",
+            duration_minutes=30,
+            airings=[f"2024-01-0{d}T12:00:00Z" for d in (3, 4, 5, 6)],
+        )
         school = f.unit("school", tanthanh, staff_count=10)
         f.training(u("P-VHTT"), "2024-04-02", participants={school: 4})
         f.training(school, "2024-09-10", audience="students", participants={school: 300})
@@ -115,7 +134,9 @@ def test_city_breakdowns_list_every_unit_of_the_denominator(city):
     ids = city.ids
     r = city.lead.get("/api/v1/kpis/forum_compliance", params={"year": YEAR, "as_of": AS_OF})
     assert [(b["unit_id"], b["numerator"], b["denominator"]) for b in r.json()["breakdown"]] == [
-        (ids["v1"], 12, 12), (ids["v2"], 1, 12)], r.text
+        (ids["v1"], 12, 12),
+        (ids["v2"], 1, 12),
+    ], r.text
     r = city.lead.get("/api/v1/kpis/broadcast_compliance", params={"year": YEAR, "as_of": AS_OF})
     breakdown = {b["unit_id"]: (b["numerator"], b["denominator"]) for b in r.json()["breakdown"]}
     assert len(breakdown) == 14 and breakdown[ids["tanthanh"]] == (2, 12) and breakdown[ids["center"]] == (1, 12)
@@ -133,7 +154,8 @@ def test_annual_report_json_has_kpis_with_breakdowns_monthly_series_and_budget(c
         assert kpi["breakdown"] == detail["breakdown"], kpi["code"]
     forums = report["monthly"]["forum_compliance"]
     assert [(p["month"], p["numerator"], p["denominator"]) for p in forums] == [
-        (f"2024-{m:02d}", 2 if m == 1 else 1, 2) for m in range(1, 13)]
+        (f"2024-{m:02d}", 2 if m == 1 else 1, 2) for m in range(1, 13)
+    ]
     broadcasts = report["monthly"]["broadcast_compliance"]
     assert [(p["numerator"], p["denominator"]) for p in broadcasts] == [(2, 14), (1, 14)] + [(0, 14)] * 10
     assert report["budget"] == CITY_BUDGET
@@ -144,7 +166,10 @@ def test_a_ward_gets_its_own_budget_lines_in_the_annual_report(city):
     assert r.status_code == 200, r.text
     budget = r.json()["budget"]
     assert (budget["requested_total_vnd"], budget["appraised_total_vnd"], budget["approved_total_vnd"]) == (
-        6_000_000, 4_000_000, 3_500_000), r.text
+        6_000_000,
+        4_000_000,
+        3_500_000,
+    ), r.text
     assert [s["status"] for s in budget["by_status"]] == ["approved", "submitted"]
     assert numbers(r.json()["kpis"]) == TANTHANH
 
@@ -162,27 +187,51 @@ def test_annual_report_workbook_matches_the_json_and_has_native_charts(city):
     content = _workbook(city.lead)
     wb = load_workbook(BytesIO(content))
     assert wb.sheetnames == [
-        "Tổng hợp", "Kế hoạch của đơn vị", "Tập huấn CBCCVC", "Trường học", "Mức độ hài lòng",
-        "Phát thanh - truyền hình", "Diễn đàn thôn, khối phố", "Báo cáo năm", "Báo cáo đúng hạn", "Theo tháng",
+        "Tổng hợp",
+        "Kế hoạch của đơn vị",
+        "Tập huấn CBCCVC",
+        "Trường học",
+        "Mức độ hài lòng",
+        "Phát thanh - truyền hình",
+        "Diễn đàn thôn, khối phố",
+        "Báo cáo năm",
+        "Báo cáo đúng hạn",
+        "Theo tháng",
         "Kinh phí",
     ]
     summary = wb["Tổng hợp"]
-    assert [c.value for c in summary[4]] == ["STT", "Mã chỉ tiêu", "Chỉ tiêu", "Tử số", "Mẫu số", "Kết quả",
-                                             "Mục tiêu", "So sánh", "Đánh giá"]
+    assert [c.value for c in summary[4]] == [
+        "STT",
+        "Mã chỉ tiêu",
+        "Chỉ tiêu",
+        "Tử số",
+        "Mẫu số",
+        "Kết quả",
+        "Mục tiêu",
+        "So sánh",
+        "Đánh giá",
+    ]
     status_vi = {"met": "Đạt", "not_met": "Chưa đạt", "no_data": "Chưa có số liệu", "tracking": "Theo dõi"}
     for i, kpi in enumerate(report["kpis"]):
         row = [c.value for c in summary[5 + i]]
         # integers exactly; ratios as Excel keeps them (openpyxl writes 16 significant digits)
-        assert row[1:7] == [kpi["code"], kpi["name"], kpi["numerator"], kpi["denominator"], approx(kpi["value"], rel=1e-15),
-                            kpi["target"]], row
+        assert row[1:7] == [
+            kpi["code"],
+            kpi["name"],
+            kpi["numerator"],
+            kpi["denominator"],
+            approx(kpi["value"], rel=1e-15),
+            kpi["target"],
+        ], row
         assert row[8] == status_vi[kpi["status"]]
 
     forum = next(k for k in report["kpis"] if k["code"] == "forum_compliance")
     sheet = wb["Diễn đàn thôn, khối phố"]
     assert [c.value for c in sheet[4]] == ["Mã đơn vị", "Tên đơn vị", "Tử số", "Mẫu số", "Tỷ lệ"]
     body = [[c.value for c in row] for row in sheet.iter_rows(min_row=5)]
-    assert [r[2:] for r in body] == [[b["numerator"], b["denominator"], approx(b["value"])] for b in forum["breakdown"]] + [
-        [forum["numerator"], forum["denominator"], approx(forum["value"])]]
+    assert [r[2:] for r in body] == [
+        [b["numerator"], b["denominator"], approx(b["value"])] for b in forum["breakdown"]
+    ] + [[forum["numerator"], forum["denominator"], approx(forum["value"])]]
     assert body[-1][0] == "Tổng cộng" and body[0][1].startswith("Đơn vị thử")
 
     budget = wb["Kinh phí"]
@@ -209,7 +258,11 @@ def test_a_ward_workbook_lists_only_its_units(city):
     rows = [[c.value for c in row] for row in wb["Diễn đàn thôn, khối phố"].iter_rows(min_row=5)]
     assert len(rows) == 2 and rows[0][2:4] == [12, 12] and rows[1][0] == "Tổng cộng", rows
     assert [[c.value for c in row] for row in wb["Phát thanh - truyền hình"].iter_rows(min_row=5)][0][:4] == [
-        "PH-TANTHANH", "Phường Tân Thạnh", 2, 12]
+        "PH-TANTHANH",
+        "Phường Tân Thạnh",
+        2,
+        12,
+    ]
 
 
 def test_a_year_without_data_gives_no_data_and_an_empty_workbook_still_opens(city):
@@ -218,8 +271,12 @@ def test_a_year_without_data_gives_no_data_and_an_empty_workbook_still_opens(cit
     statuses = {k["code"]: k["status"] for k in r.json()["kpis"]}
     assert statuses["broadcast_compliance"] == "no_data" and statuses["satisfaction_rate"] == "no_data"
     assert statuses["unit_plan_coverage"] == "not_met"  # required units exist, none has a plan
-    assert r.json()["budget"] == {"requested_total_vnd": 0, "appraised_total_vnd": 0, "approved_total_vnd": 0,
-                                  "by_status": []}
+    assert r.json()["budget"] == {
+        "requested_total_vnd": 0,
+        "appraised_total_vnd": 0,
+        "approved_total_vnd": 0,
+        "by_status": [],
+    }
     r = city.lead.get("/api/v1/reports/annual", params={"year": 2030, "as_of": "2030-06-01", "format": "xlsx"})
     assert r.status_code == 200
     assert load_workbook(BytesIO(r.content))["Tổng hợp"]["I5"].value == "Chưa đạt"

@@ -29,8 +29,14 @@ def test_every_seeded_code_is_there_with_its_kind_and_parent(world, viewer):
 
 @pytest.mark.parametrize(
     "q,code",
-    [("tan thanh", "PH-TANTHANH"), ("TÂN THẠNH", "PH-TANTHANH"), ("thanh doan", "TD-TK"), ("Thành Đoàn", "TD-TK"),
-     ("tam thang", "XA-TAMTHANG"), ("hoa huong", "PH-HOAHUONG")],
+    [
+        ("tan thanh", "PH-TANTHANH"),
+        ("TÂN THẠNH", "PH-TANTHANH"),
+        ("thanh doan", "TD-TK"),
+        ("Thành Đoàn", "TD-TK"),
+        ("tam thang", "XA-TAMTHANG"),
+        ("hoa huong", "PH-HOAHUONG"),
+    ],
 )
 def test_search_ignores_diacritics_and_case(world, ward, q, code):
     r = ward.get(U, params={"q": q})
@@ -73,7 +79,9 @@ def test_units_are_never_deleted(world, lead):
 
 def test_only_the_lead_office_writes_units(world, roles):
     for role, api in roles.items():
-        r = api.post(U, json={"code": f"X-{role}", "name": "Thôn Mới", "kind": "village", "parent_id": world.unit_id("PH-ANMY")})
+        r = api.post(
+            U, json={"code": f"X-{role}", "name": "Thôn Mới", "kind": "village", "parent_id": world.unit_id("PH-ANMY")}
+        )
         assert r.status_code == (201 if role == "lead_office" else 403), f"{role}: {r.text}"
         r = api.patch(f"{U}/{world.unit_id('PH-ANMY')}", json={"staff_count": 40})
         assert r.status_code == (200 if role == "lead_office" else 403), f"{role}: {r.text}"
@@ -89,10 +97,23 @@ def test_only_the_lead_office_writes_units(world, roles):
         ({"code": "X-BADKIND", "name": "Thôn", "kind": "hamlet", "parent_id": 1}, "kind"),
         ({"code": "X-NEG", "name": "Thôn", "kind": "village", "parent_id": 1, "staff_count": -1}, "staff_count"),
         ({"code": "X-HUGE", "name": "Thôn", "kind": "village", "parent_id": 1, "staff_count": 10**30}, "staff_count"),
-        ({"code": "X-DATE", "name": "Thôn", "kind": "village", "parent_id": 1, "established_on": "2022-02-30"}, "established_on"),
+        (
+            {"code": "X-DATE", "name": "Thôn", "kind": "village", "parent_id": 1, "established_on": "2022-02-30"},
+            "established_on",
+        ),
         ({"code": "X-NUL", "name": "Thôn\u0000", "kind": "village", "parent_id": 1}, "name"),
         ({"code": "X-EXTRA", "name": "Thôn", "kind": "village", "parent_id": 1, "active": False}, "active"),
-        ({"code": "X-ORDER", "name": "Thôn", "kind": "village", "parent_id": 1, "established_on": "2022-01-01", "dissolved_on": "2021-01-01"}, "dissolved_on"),
+        (
+            {
+                "code": "X-ORDER",
+                "name": "Thôn",
+                "kind": "village",
+                "parent_id": 1,
+                "established_on": "2022-01-01",
+                "dissolved_on": "2021-01-01",
+            },
+            "dissolved_on",
+        ),
         ({"code": "bad code!", "name": "Thôn", "kind": "village", "parent_id": 1}, "code"),
     ],
 )
@@ -118,13 +139,17 @@ def test_a_unit_cannot_become_its_own_ancestor(world, lead):
 
 
 def test_duplicate_code_is_409(world, lead):
-    r = lead.post(U, json={"code": "PH-ANMY", "name": "Phường An Mỹ", "kind": "ward", "parent_id": world.unit_id("UBND-TK")})
+    r = lead.post(
+        U, json={"code": "PH-ANMY", "name": "Phường An Mỹ", "kind": "ward", "parent_id": world.unit_id("UBND-TK")}
+    )
     assert r.status_code == 409, r.text
 
 
 def test_vietnamese_names_round_trip_exactly(world, lead):
     name = "Thôn Phú Thạnh Đông — khối phố Ngọc Nam (Ơ ư ữ ỹ)"
-    r = lead.post(U, json={"code": "X-VN-1", "name": name, "kind": "quarter", "parent_id": world.unit_id("PH-HOATHUAN")})
+    r = lead.post(
+        U, json={"code": "X-VN-1", "name": name, "kind": "quarter", "parent_id": world.unit_id("PH-HOATHUAN")}
+    )
     assert r.status_code == 201, r.text
     assert lead.get(f"{U}/{r.json()['id']}").json()["name"] == name
     assert [u["name"] for u in lead.get(U, params={"q": "phu thanh dong"}).json()["items"]] == [name]

@@ -10,8 +10,15 @@ def test_units_import_creates_updates_and_counts_unchanged(world, lead):
     rows = [{"code": f"IMP-V{i}", "name": f"Thôn Nhập {i}", "kind": "village", "parent_id": parent} for i in range(3)]
     r = lead.post(URL, json={"rows": rows})
     assert r.status_code == 200, r.text
-    assert r.json() == {"resource": "units", "dry_run": False, "status": "committed", "created": 3, "updated": 0,
-                        "unchanged": 0, "errors": []}
+    assert r.json() == {
+        "resource": "units",
+        "dry_run": False,
+        "status": "committed",
+        "created": 3,
+        "updated": 0,
+        "unchanged": 0,
+        "errors": [],
+    }
     rows[1]["name"] = "Thôn Nhập Một (đổi tên)"
     r = lead.post(URL, json={"rows": rows})
     assert (r.json()["created"], r.json()["updated"], r.json()["unchanged"]) == (0, 1, 2), r.text
@@ -45,7 +52,9 @@ def test_one_bad_row_rejects_the_whole_import_with_every_error(world, lead):
 
 def test_csv_export_of_units_imports_back_unchanged(world, lead):
     world.new_unit("village", "XA-TAMPHU")
-    csv_text = lead.get("/api/v1/units", params={"parent_id": world.unit_id("XA-TAMPHU")}, headers={"Accept": "text/csv"}).text
+    csv_text = lead.get(
+        "/api/v1/units", params={"parent_id": world.unit_id("XA-TAMPHU")}, headers={"Accept": "text/csv"}
+    ).text
     r = lead.post(URL, content=csv_text.encode(), headers={"Content-Type": "text/csv"})
     assert r.status_code == 200, r.text
     assert r.json()["unchanged"] >= 1 and r.json()["created"] == 0 and r.json()["updated"] == 0, r.text
@@ -64,8 +73,18 @@ def test_bad_bodies_are_clear_4xx(world, lead):
     assert lead.post(URL, content=b"\xff\xfecode\n", headers={"Content-Type": "text/csv"}).status_code == 422
     assert lead.post(URL, content=b"", headers={"Content-Type": "text/csv"}).status_code == 422
     assert lead.post(URL, content=b"abc", headers={"Content-Type": "application/pdf"}).status_code == 415
-    assert lead.post(URL, content=b"PK\x03\x04garbage", headers={"Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}).status_code == 422
+    assert (
+        lead.post(
+            URL,
+            content=b"PK\x03\x04garbage",
+            headers={"Content-Type": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
+        ).status_code
+        == 422
+    )
     r = lead.post(URL, json={"rows": [{}] * 50_001})
     assert r.status_code == 413, r.text[:300]
     r = lead.post(URL, content=("code,name,colour\nX1,Thôn,red\n").encode(), headers={"Content-Type": "text/csv"})
-    assert r.status_code == 422 and {"row": 0, "field": "colour", "message": "unknown column (row 0 is the header)"} in r.json()["errors"], r.text
+    assert (
+        r.status_code == 422
+        and {"row": 0, "field": "colour", "message": "unknown column (row 0 is the header)"} in r.json()["errors"]
+    ), r.text

@@ -36,7 +36,9 @@ def test_submitted_at_is_stamped_by_the_server_and_a_units_own_value_ignored(wor
     stamped = instant(report["submitted_at"])
     assert before - timedelta(seconds=1) <= stamped <= datetime.now(UTC) + timedelta(seconds=1), report
 
-    r = ward.patch(f"{REPORTS.path}/{report['id']}", json={"submitted_at": "2021-11-30T08:00:00+07:00", "summary": "Sửa"})
+    r = ward.patch(
+        f"{REPORTS.path}/{report['id']}", json={"submitted_at": "2021-11-30T08:00:00+07:00", "summary": "Sửa"}
+    )
     assert r.status_code == 200, r.text
     assert instant(r.json()["submitted_at"]) == stamped and r.json()["summary"] == "Sửa"
 
@@ -46,9 +48,13 @@ def test_lead_office_backfills_a_paper_reports_submitted_at(world, lead, ward):
     assert instant(report["submitted_at"]) == datetime(2021, 11, 30, 1, 0, tzinfo=UTC)
     url = f"{REPORTS.path}/{report['id']}"
     r = lead.patch(url, json={"submitted_at": "2021-11-29T23:30:00Z"})
-    assert r.status_code == 200 and instant(r.json()["submitted_at"]) == datetime(2021, 11, 29, 23, 30, tzinfo=UTC), r.text
+    assert r.status_code == 200 and instant(r.json()["submitted_at"]) == datetime(2021, 11, 29, 23, 30, tzinfo=UTC), (
+        r.text
+    )
     r = ward.patch(url, json={"summary": "Cập nhật"})
-    assert r.status_code == 200 and instant(r.json()["submitted_at"]) == datetime(2021, 11, 29, 23, 30, tzinfo=UTC), r.text
+    assert r.status_code == 200 and instant(r.json()["submitted_at"]) == datetime(2021, 11, 29, 23, 30, tzinfo=UTC), (
+        r.text
+    )
     # without a value, lead_office's report is stamped now, like anyone's
     fresh = create(lead, REPORTS, village(world))
     assert datetime.now(UTC) - instant(fresh["submitted_at"]) < timedelta(minutes=1)
@@ -56,7 +62,13 @@ def test_lead_office_backfills_a_paper_reports_submitted_at(world, lead, ward):
 
 @pytest.mark.parametrize(
     "value",
-    ["2999-01-01T00:00:00Z", "0001-01-01T00:00:00+07:00", "9999-12-31T23:00:00-07:00", "2021-11-30T08:00:00", "2021-02-30T08:00:00Z"],
+    [
+        "2999-01-01T00:00:00Z",
+        "0001-01-01T00:00:00+07:00",
+        "9999-12-31T23:00:00-07:00",
+        "2021-11-30T08:00:00",
+        "2021-02-30T08:00:00Z",
+    ],
 )
 def test_a_future_naive_or_impossible_submitted_at_is_422(world, lead, value):
     r = lead.post(REPORTS.path, json={**REPORTS.body(village(world), 0), "submitted_at": value})
@@ -91,7 +103,9 @@ def test_annual_reports_filter_by_year(world, ward):
     assert ids(ward.get(REPORTS.path, params={"unit_id": unit, "year": 2022})) == [reports[1]["id"]]
 
 
-@pytest.mark.parametrize(("field", "value"), [("year", 1999), ("year", 2101), ("summary", "s" * 20_001), ("summary", None)])
+@pytest.mark.parametrize(
+    ("field", "value"), [("year", 1999), ("year", 2101), ("summary", "s" * 20_001), ("summary", None)]
+)
 def test_annual_report_with_a_bad_value_is_422_naming_it(world, ward, field, value):
     r = ward.post(REPORTS.path, json={**REPORTS.body(village(world), 0), field: value})
     assert r.status_code == 422 and r.json()["errors"][0]["loc"][:2] == ["body", field], r.text

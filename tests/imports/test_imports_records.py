@@ -14,8 +14,16 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _forum(unit_id, ref, **over):
-    return {"unit_id": unit_id, "external_ref": ref, "kind": "village_forum", "held_on": "2024-05-12",
-            "title": "Diễn đàn chuyển đổi số thôn — tháng 5", "attendees": 40, "questions_answered": 6, **over}
+    return {
+        "unit_id": unit_id,
+        "external_ref": ref,
+        "kind": "village_forum",
+        "held_on": "2024-05-12",
+        "title": "Diễn đàn chuyển đổi số thôn — tháng 5",
+        "attendees": 40,
+        "questions_answered": 6,
+        **over,
+    }
 
 
 def _xlsx(rows: list[list]) -> bytes:
@@ -57,7 +65,11 @@ def test_rows_may_name_their_unit_by_code(world, ward, village):
 
 def test_out_of_scope_rows_are_errors_of_those_rows_and_nothing_is_written(world, ward, village):
     other = world.unit_id("PH-ANMY")
-    rows = [_forum(village["id"], "scope-ok"), _forum(other, "scope-bad"), _forum(village["id"], "scope-bad-2", attendees=-1)]
+    rows = [
+        _forum(village["id"], "scope-ok"),
+        _forum(other, "scope-bad"),
+        _forum(village["id"], "scope-bad-2", attendees=-1),
+    ]
     r = ward.post(f"{IMP}/forums", json={"rows": rows})
     assert r.status_code == 422, r.text
     body = r.json()
@@ -86,7 +98,9 @@ def test_csv_export_imports_back_as_it_is(world, ward, village):
     w = csv.DictWriter(out, fieldnames=list(table[0]))
     w.writeheader()
     w.writerows(table)
-    r = ward.post(f"{IMP}/forums", content=("\ufeff" + out.getvalue()).encode("utf-8"), headers={"Content-Type": "text/csv"})
+    r = ward.post(
+        f"{IMP}/forums", content=("\ufeff" + out.getvalue()).encode("utf-8"), headers={"Content-Type": "text/csv"}
+    )
     assert (r.json()["updated"], r.json()["unchanged"]) == (1, 2), r.text
     titles = {f["title"] for f in ward.get("/api/v1/forums", params={"unit_id": village["id"]}).json()["items"]}
     assert "Diễn đàn đã sửa" in titles
@@ -114,7 +128,10 @@ def test_a_sheet_declaring_a_million_rows_is_413_before_reading_them(world, ward
 
 
 def test_missing_and_broken_columns_are_row_errors(world, ward, village):
-    text = "unit_id,external_ref,kind,held_on,title,topics\n" f"{village['id']},mc-1,village_forum,2024-01-05,Tiêu đề,[concepts\n"
+    text = (
+        "unit_id,external_ref,kind,held_on,title,topics\n"
+        f"{village['id']},mc-1,village_forum,2024-01-05,Tiêu đề,[concepts\n"
+    )
     r = ward.post(f"{IMP}/forums", content=text.encode(), headers={"Content-Type": "text/csv"})
     assert r.status_code == 422, r.text
     fields = {e["field"] for e in r.json()["errors"]}
@@ -123,44 +140,113 @@ def test_missing_and_broken_columns_are_row_errors(world, ward, village):
 
 def test_trainings_with_participants_and_broadcasts_with_airings_import_from_csv(world, ward):
     school = world.new_unit("school", "PH-TANTHANH")
-    text = ("unit_id,external_ref,audience,title,held_on,participants\n"
-            f'{ward.unit_id},tr-1,students,Kỹ năng số cho học sinh,2024-04-02,"[{{""unit_id"": {school["id"]}, ""count"": 35}}]"\n')
+    text = (
+        "unit_id,external_ref,audience,title,held_on,participants\n"
+        f'{ward.unit_id},tr-1,students,Kỹ năng số cho học sinh,2024-04-02,"[{{""unit_id"": {school["id"]}, ""count"": 35}}]"\n'
+    )
     r = ward.post(f"{IMP}/trainings", content=text.encode(), headers={"Content-Type": "text/csv"})
     assert r.status_code == 200 and r.json()["created"] == 1, r.text
     got = ward.get("/api/v1/trainings", params={"unit_id": ward.unit_id, "limit": 500}).json()["items"]
     assert [t["participants"] for t in got if t["external_ref"] == "tr-1"] == [[{"unit_id": school["id"], "count": 35}]]
-    rows = [{"unit_id": ward.unit_id, "external_ref": "bc-imp-1", "channel": "ward_radio", "title": "Phóng sự CĐS tháng 4",
-             "duration_minutes": 12, "produced_on": "2024-04-01",
-             "airings": ["2024-04-02T18:00:00+07:00", "2024-04-09T18:00:00+07:00", "2024-04-16T18:00:00+07:00"]}]
+    rows = [
+        {
+            "unit_id": ward.unit_id,
+            "external_ref": "bc-imp-1",
+            "channel": "ward_radio",
+            "title": "Phóng sự CĐS tháng 4",
+            "duration_minutes": 12,
+            "produced_on": "2024-04-01",
+            "airings": ["2024-04-02T18:00:00+07:00", "2024-04-09T18:00:00+07:00", "2024-04-16T18:00:00+07:00"],
+        }
+    ]
     r = ward.post(f"{IMP}/broadcasts", json={"rows": rows})
     assert r.status_code == 200 and r.json()["created"] == 1, r.text
     rows[0]["airings"].append("2024-04-23T18:00:00+07:00")
     r = ward.post(f"{IMP}/broadcasts", json={"rows": rows})
     assert r.json()["updated"] == 1, r.text
-    b = [x for x in ward.get("/api/v1/broadcasts", params={"unit_id": ward.unit_id}).json()["items"] if x["external_ref"] == "bc-imp-1"][0]
+    b = [
+        x
+        for x in ward.get("/api/v1/broadcasts", params={"unit_id": ward.unit_id}).json()["items"]
+        if x["external_ref"] == "bc-imp-1"
+    ][0]
     assert len(b["airings"]) == 4 and b["airings"][0] == "2024-04-02T11:00:00Z"
 
 
 def test_natural_key_clash_is_an_error_of_that_row(world, ward):
-    r = ward.post(f"{IMP}/unit-plans", json={"rows": [
-        {"unit_id": ward.unit_id, "year": 2023, "title": "Kế hoạch CĐS 2023", "document_number": "12/KH-UBND", "issued_on": "2023-01-10"},
-        {"unit_id": ward.unit_id, "year": 2023, "title": "Trùng năm", "document_number": "13/KH-UBND", "issued_on": "2023-02-10"},
-    ]})
-    assert r.status_code == 422 and r.json()["errors"][0]["row"] == 2 and r.json()["errors"][0]["field"] == "year", r.text
+    r = ward.post(
+        f"{IMP}/unit-plans",
+        json={
+            "rows": [
+                {
+                    "unit_id": ward.unit_id,
+                    "year": 2023,
+                    "title": "Kế hoạch CĐS 2023",
+                    "document_number": "12/KH-UBND",
+                    "issued_on": "2023-01-10",
+                },
+                {
+                    "unit_id": ward.unit_id,
+                    "year": 2023,
+                    "title": "Trùng năm",
+                    "document_number": "13/KH-UBND",
+                    "issued_on": "2023-02-10",
+                },
+            ]
+        },
+    )
+    assert r.status_code == 422 and r.json()["errors"][0]["row"] == 2 and r.json()["errors"][0]["field"] == "year", (
+        r.text
+    )
 
 
 def test_surveys_keep_satisfied_within_respondents(world, ward):
-    rows = [{"unit_id": ward.unit_id, "external_ref": "s-1", "month": "2024-02", "source": "one_stop", "respondents": 100, "satisfied": 91},
-            {"unit_id": ward.unit_id, "external_ref": "s-2", "month": "2024-03", "source": "one_stop", "respondents": 10, "satisfied": 11}]
+    rows = [
+        {
+            "unit_id": ward.unit_id,
+            "external_ref": "s-1",
+            "month": "2024-02",
+            "source": "one_stop",
+            "respondents": 100,
+            "satisfied": 91,
+        },
+        {
+            "unit_id": ward.unit_id,
+            "external_ref": "s-2",
+            "month": "2024-03",
+            "source": "one_stop",
+            "respondents": 10,
+            "satisfied": 11,
+        },
+    ]
     r = ward.post(f"{IMP}/satisfaction-surveys", json={"rows": rows})
-    assert r.status_code == 422 and r.json()["errors"] == [{"row": 2, "field": "satisfied", "message": r.json()["errors"][0]["message"]}], r.text
+    assert r.status_code == 422 and r.json()["errors"] == [
+        {"row": 2, "field": "satisfied", "message": r.json()["errors"][0]["message"]}
+    ], r.text
 
 
 def test_contest_entries_import_for_the_organiser(world, lead, ward):
-    contest = lead.post("/api/v1/contests", json={"unit_id": world.unit_id("TD-TK"), "title": "Tìm hiểu chuyển đổi số 2024",
-                                                 "audience": "youth", "starts_on": "2024-03-01", "ends_on": "2024-03-31"}).json()
-    rows = [{"contest_id": contest["id"], "unit_id": ward.unit_id, "external_ref": f"e-{i}", "participant_ref": f"p-{i}",
-             "participant_name": f"Thí sinh {i}", "score": 7 + i, "submitted_at": "2024-03-10T09:00:00+07:00"} for i in range(3)]
+    contest = lead.post(
+        "/api/v1/contests",
+        json={
+            "unit_id": world.unit_id("TD-TK"),
+            "title": "Tìm hiểu chuyển đổi số 2024",
+            "audience": "youth",
+            "starts_on": "2024-03-01",
+            "ends_on": "2024-03-31",
+        },
+    ).json()
+    rows = [
+        {
+            "contest_id": contest["id"],
+            "unit_id": ward.unit_id,
+            "external_ref": f"e-{i}",
+            "participant_ref": f"p-{i}",
+            "participant_name": f"Thí sinh {i}",
+            "score": 7 + i,
+            "submitted_at": "2024-03-10T09:00:00+07:00",
+        }
+        for i in range(3)
+    ]
     r = ward.post(f"{IMP}/contest-entries", json={"rows": rows})
     assert r.status_code == 422, r.text  # a ward does not hold the youth union's contest
     r = lead.post(f"{IMP}/contest-entries", json={"rows": rows})
@@ -198,7 +284,9 @@ def test_idempotency_key_replays_an_import(world, ward, village):
     assert again.headers["idempotent-replayed"] == "true"
 
 
-def test_an_unreadable_file_is_a_problem_and_a_rejected_row_a_result_as_the_document_says(world, ward, village, anonymous):
+def test_an_unreadable_file_is_a_problem_and_a_rejected_row_a_result_as_the_document_says(
+    world, ward, village, anonymous
+):
     op = anonymous.get("/openapi.json").json()["paths"]["/api/v1/imports/{resource}"]["post"]
     documented = op["responses"]["422"]["content"]
     r = ward.post(f"{IMP}/forums", content=b"", headers={"Content-Type": "text/csv"})

@@ -17,14 +17,25 @@ ME = "/api/v1/auth/me"
 
 
 def _token(world, username="admin", password="admin-password-1"):
-    return world.client.post("/api/v1/auth/token", data={"grant_type": "password", "username": username, "password": password})
+    return world.client.post(
+        "/api/v1/auth/token", data={"grant_type": "password", "username": username, "password": password}
+    )
 
 
 def _claims(**over):
     s = get_settings()
     now = int(time.time())
-    base = {"sub": "user:1", "role": "lead_office", "unit_id": 2, "iss": s.jwt_issuer, "aud": s.jwt_audience,
-            "iat": now, "nbf": now, "exp": now + 600, "jti": uuid.uuid4().hex}
+    base = {
+        "sub": "user:1",
+        "role": "lead_office",
+        "unit_id": 2,
+        "iss": s.jwt_issuer,
+        "aud": s.jwt_audience,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
+        "jti": uuid.uuid4().hex,
+    }
     base.update(over)
     return {k: v for k, v in base.items() if v is not None}
 
@@ -45,8 +56,13 @@ def test_password_grant_answers_a_bearer_token_that_me_accepts(world):
     assert body["token_type"] == "bearer" and body["expires_in"] == get_settings().access_token_minutes * 60
     me = _me(world, body["access_token"])
     assert me.status_code == 200, me.text
-    assert me.json() == {"kind": "user", "id": me.json()["id"], "name": "admin", "role": "lead_office",
-                         "unit_id": world.unit_id("P-VHTT")}
+    assert me.json() == {
+        "kind": "user",
+        "id": me.json()["id"],
+        "name": "admin",
+        "role": "lead_office",
+        "unit_id": world.unit_id("P-VHTT"),
+    }
 
 
 @pytest.mark.parametrize("username,password", [("admin", "wrong-password"), ("nobody-here", "whatever-pass")])
@@ -66,25 +82,42 @@ def test_unknown_grant_type_is_400_and_missing_fields_422(world):
 
 
 def test_client_credentials_grant_and_revocation_take_effect_at_once(world, lead):
-    r = lead.post("/api/v1/api-clients", json={"name": "Hệ thống phường An Mỹ", "role": "unit", "unit_id": world.unit_id("PH-ANMY")})
+    r = lead.post(
+        "/api/v1/api-clients",
+        json={"name": "Hệ thống phường An Mỹ", "role": "unit", "unit_id": world.unit_id("PH-ANMY")},
+    )
     assert r.status_code == 201, r.text
     created = r.json()
     assert created["client_secret"] and created["client_id"].startswith("dxc_")
     listed = lead.get(f"/api/v1/api-clients/{created['id']}").json()
     assert "client_secret" not in listed and "secret_hash" not in listed
-    tok = world.client.post("/api/v1/auth/token", data={"grant_type": "client_credentials", "client_id": created["client_id"],
-                                                        "client_secret": created["client_secret"]})
+    tok = world.client.post(
+        "/api/v1/auth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": created["client_id"],
+            "client_secret": created["client_secret"],
+        },
+    )
     assert tok.status_code == 200, tok.text
     token = tok.json()["access_token"]
     me = _me(world, token).json()
     assert me["kind"] == "client" and me["role"] == "unit" and me["name"] == "Hệ thống phường An Mỹ"
-    bad = world.client.post("/api/v1/auth/token", data={"grant_type": "client_credentials", "client_id": created["client_id"],
-                                                        "client_secret": "wrong"})
+    bad = world.client.post(
+        "/api/v1/auth/token",
+        data={"grant_type": "client_credentials", "client_id": created["client_id"], "client_secret": "wrong"},
+    )
     assert bad.status_code == 401
     assert lead.delete(f"/api/v1/api-clients/{created['id']}").status_code == 204
     assert _me(world, token).status_code == 401
-    again = world.client.post("/api/v1/auth/token", data={"grant_type": "client_credentials", "client_id": created["client_id"],
-                                                          "client_secret": created["client_secret"]})
+    again = world.client.post(
+        "/api/v1/auth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": created["client_id"],
+            "client_secret": created["client_secret"],
+        },
+    )
     assert again.status_code == 401
 
 
@@ -113,14 +146,18 @@ BAD_TOKENS = {
     "alg none": lambda: _b64({"alg": "none", "typ": "JWT"}) + "." + _b64(_claims()) + ".",
     "wrong key": lambda: _sign(_claims(), key="another-secret-key-entirely-123"),
     "HS384 instead of HS256": lambda: _sign(_claims(), alg="HS384"),
-    "RS256 header on an HMAC signature": lambda: _b64({"alg": "RS256", "typ": "JWT"}) + "." + _b64(_claims()) + "." + _sign(_claims()).split(".")[2],
+    "RS256 header on an HMAC signature": lambda: (
+        _b64({"alg": "RS256", "typ": "JWT"}) + "." + _b64(_claims()) + "." + _sign(_claims()).split(".")[2]
+    ),
     "expired": lambda: _sign(_claims(exp=int(time.time()) - 5, iat=int(time.time()) - 100)),
     "not yet valid": lambda: _sign(_claims(nbf=int(time.time()) + 600)),
     "wrong audience": lambda: _sign(_claims(aud="someone-else")),
     "wrong issuer": lambda: _sign(_claims(iss="someone-else")),
     "unknown kid": lambda: _sign(_claims(), headers={"kid": "nope"}),
     "garbage": lambda: "not.a.jwt",
-    "edited payload": lambda: (lambda t: t.split(".")[0] + "." + _b64(_claims(role="viewer")) + "." + t.split(".")[2])(_sign(_claims())),
+    "edited payload": lambda: (lambda t: t.split(".")[0] + "." + _b64(_claims(role="viewer")) + "." + t.split(".")[2])(
+        _sign(_claims())
+    ),
     "unknown principal": lambda: _sign(_claims(sub="user:999999")),
     "malformed subject": lambda: _sign(_claims(sub="robot:1")),
 }

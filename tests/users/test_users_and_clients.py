@@ -10,7 +10,10 @@ def test_only_the_lead_office_manages_users_and_clients(world, roles):
     for role, api in roles.items():
         allowed = role == "lead_office"
         expected = {True: (201, 200), False: (403, 403)}[allowed]
-        r = api.post("/api/v1/users", json={"username": f"u-{role}-x", "password": "long-enough-1", "role": "viewer", "unit_id": unit_id})
+        r = api.post(
+            "/api/v1/users",
+            json={"username": f"u-{role}-x", "password": "long-enough-1", "role": "viewer", "unit_id": unit_id},
+        )
         assert r.status_code == expected[0], f"{role}: {r.text}"
         assert api.get("/api/v1/users").status_code == expected[1], role
         assert api.get("/api/v1/api-clients").status_code == expected[1], role
@@ -25,13 +28,23 @@ def test_only_the_lead_office_manages_users_and_clients(world, roles):
 
 
 def test_user_answers_never_carry_the_password_or_its_hash(world, lead):
-    r = lead.post("/api/v1/users", json={"username": "cb.tanthanh", "password": "mật-khẩu-dài-1", "role": "unit",
-                                         "unit_id": world.unit_id("PH-TANTHANH"), "full_name": "Nguyễn Thị Hồng"})
+    r = lead.post(
+        "/api/v1/users",
+        json={
+            "username": "cb.tanthanh",
+            "password": "mật-khẩu-dài-1",
+            "role": "unit",
+            "unit_id": world.unit_id("PH-TANTHANH"),
+            "full_name": "Nguyễn Thị Hồng",
+        },
+    )
     assert r.status_code == 201, r.text
     body = r.json()
     assert "password" not in body and "password_hash" not in body
     assert body["full_name"] == "Nguyễn Thị Hồng" and body["active"] is True
-    tok = world.client.post("/api/v1/auth/token", data={"grant_type": "password", "username": "cb.tanthanh", "password": "mật-khẩu-dài-1"})
+    tok = world.client.post(
+        "/api/v1/auth/token", data={"grant_type": "password", "username": "cb.tanthanh", "password": "mật-khẩu-dài-1"}
+    )
     assert tok.status_code == 200, tok.text
     audit = lead.get("/api/v1/audit-events", params={"resource": "users", "resource_id": body["id"]}).json()["items"]
     assert audit and "mật-khẩu" not in str(audit) and "argon2" not in str(audit)
@@ -41,7 +54,12 @@ def test_password_change_takes_effect(world, lead):
     api = world.user("viewer", "UBND-TK")
     r = lead.patch(f"/api/v1/users/{api.principal['id']}", json={"password": "a-new-password-2"})
     assert r.status_code == 200, r.text
-    login = lambda pw: world.client.post("/api/v1/auth/token", data={"grant_type": "password", "username": api.principal["username"], "password": pw})  # noqa: E731
+
+    def login(pw):
+        return world.client.post(
+            "/api/v1/auth/token", data={"grant_type": "password", "username": api.principal["username"], "password": pw}
+        )
+
     assert login("secret-pass-1").status_code == 401
     assert login("a-new-password-2").status_code == 200
 
@@ -54,7 +72,18 @@ def test_password_change_takes_effect(world, lead):
         ({"username": "bad-role", "password": "long-enough-1", "role": "superuser", "unit_id": 1}, 422, "role"),
         ({"username": "no-unit", "password": "long-enough-1", "role": "viewer", "unit_id": 987654321}, 422, "unit_id"),
         ({"username": "admin", "password": "long-enough-1", "role": "viewer", "unit_id": 1}, 409, None),
-        ({"username": "extra", "password": "long-enough-1", "role": "viewer", "unit_id": 1, "active": False, "id": 5}, 422, "id"),
+        (
+            {
+                "username": "extra",
+                "password": "long-enough-1",
+                "role": "viewer",
+                "unit_id": 1,
+                "active": False,
+                "id": 5,
+            },
+            422,
+            "id",
+        ),
     ],
 )
 def test_bad_user_bodies(world, lead, body, status, field):
@@ -66,10 +95,14 @@ def test_bad_user_bodies(world, lead, body, status, field):
 
 def test_revoking_an_unknown_client_is_404_and_lists_show_revoked(world, lead):
     assert lead.delete("/api/v1/api-clients/987654321").status_code == 404
-    c = lead.post("/api/v1/api-clients", json={"name": "Cổng dịch vụ công", "role": "viewer", "unit_id": world.unit_id("VP-UBND")}).json()
+    c = lead.post(
+        "/api/v1/api-clients", json={"name": "Cổng dịch vụ công", "role": "viewer", "unit_id": world.unit_id("VP-UBND")}
+    ).json()
     lead.delete(f"/api/v1/api-clients/{c['id']}")
     revoked = lead.get("/api/v1/api-clients", params={"active": "false", "limit": 500}).json()["items"]
     assert c["id"] in [x["id"] for x in revoked]
-    events = lead.get("/api/v1/audit-events", params={"resource": "api-clients", "resource_id": c["id"]}).json()["items"]
+    events = lead.get("/api/v1/audit-events", params={"resource": "api-clients", "resource_id": c["id"]}).json()[
+        "items"
+    ]
     assert [e["action"] for e in events] == ["create", "revoke"]
     assert "secret" not in str(events[0]["after"]).lower() or "client_secret" not in events[0]["after"]

@@ -19,7 +19,9 @@ def _load(capsys) -> tuple[str, dict[str, int], str]:
         engine = create_engine(get_settings().sync_url)
         with engine.connect() as conn:
             counts = {
-                "units": conn.scalar(select(func.count()).select_from(Unit.__table__).where(Unit.__table__.c.code.like("DM-%"))),
+                "units": conn.scalar(
+                    select(func.count()).select_from(Unit.__table__).where(Unit.__table__.c.code.like("DM-%"))
+                ),
                 "forums": conn.scalar(select(func.count()).select_from(Forum.__table__)),
                 "airings": conn.scalar(select(func.count()).select_from(Airing.__table__)),
                 "first_airing": str(conn.scalar(select(func.min(Airing.__table__.c.aired_at)))),

@@ -14,7 +14,10 @@ from sqlalchemy import create_engine, text
 from tests.conftest import BACKEND, PG_ADMIN_URL, create_database
 from tests.live import running
 
-pytestmark = pytest.mark.skipif(BACKEND != "postgresql", reason="fault injection needs PostgreSQL")
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(BACKEND != "postgresql", reason="fault injection needs PostgreSQL"),
+]
 
 
 @pytest.fixture()
@@ -40,12 +43,21 @@ def _count(url: str, sql: str, **params) -> int:
 
 
 def _unit_id(client: httpx.Client, code: str) -> int:
-    return client.get("/api/v1/units", params={"q": "", "limit": 500}).json()["items"][[u["code"] for u in client.get("/api/v1/units", params={"limit": 500}).json()["items"]].index(code)]["id"]
+    return client.get("/api/v1/units", params={"q": "", "limit": 500}).json()["items"][
+        [u["code"] for u in client.get("/api/v1/units", params={"limit": 500}).json()["items"]].index(code)
+    ]["id"]
 
 
 def _forum(unit_id: int, ref: str) -> dict:
-    return {"unit_id": unit_id, "external_ref": ref, "kind": "village_forum", "held_on": "2024-05-05",
-            "title": "Diễn đàn", "attendees": 10, "questions_answered": 1}
+    return {
+        "unit_id": unit_id,
+        "external_ref": ref,
+        "kind": "village_forum",
+        "held_on": "2024-05-05",
+        "title": "Diễn đàn",
+        "attendees": 10,
+        "questions_answered": 1,
+    }
 
 
 def test_database_outage_during_a_burst_fails_fast_and_recovers_without_a_restart(db):
@@ -130,7 +142,9 @@ def test_a_server_killed_during_an_import_writes_nothing_and_the_retry_writes_it
 
         def send() -> None:
             try:
-                outcome["r"] = httpx.post(f"{srv.base}/api/v1/imports/forums", content=body, headers={**headers, **key}, timeout=120)
+                outcome["r"] = httpx.post(
+                    f"{srv.base}/api/v1/imports/forums", content=body, headers={**headers, **key}, timeout=120
+                )
             except httpx.HTTPError as exc:
                 outcome["error"] = exc
 
@@ -156,8 +170,11 @@ def test_sigterm_lets_requests_in_flight_finish_and_exits_within_its_grace_perio
             unit = _unit_id(c, "PH-ANMY")
         body = _big_import(unit, "sigterm", 30_000)
         outcome: dict = {}
-        t = threading.Thread(target=lambda: outcome.setdefault("r", httpx.post(
-            f"{srv.base}/api/v1/imports/forums", content=body, headers=headers, timeout=120)))
+        t = threading.Thread(
+            target=lambda: outcome.setdefault(
+                "r", httpx.post(f"{srv.base}/api/v1/imports/forums", content=body, headers=headers, timeout=120)
+            )
+        )
         t.start()
         time.sleep(0.5)
         began = time.monotonic()
@@ -176,8 +193,10 @@ def test_two_workers_share_idempotency_rate_limits_and_audit(db):
         admin = {"Authorization": f"Bearer {srv.token()}"}
         with httpx.Client(base_url=srv.base, headers=admin, timeout=30) as c:
             unit = _unit_id(c, "PH-ANMY")
-            c.post("/api/v1/users", json={"username": "w2-viewer", "password": "w2-password-1", "role": "viewer",
-                                                 "unit_id": unit}).json()
+            c.post(
+                "/api/v1/users",
+                json={"username": "w2-viewer", "password": "w2-password-1", "role": "viewer", "unit_id": unit},
+            ).json()
         # the same key sent at once through both workers: one record, and the rest replay or wait (409)
         key = {"Idempotency-Key": "two-workers-1"}
         answers: list[httpx.Response] = []
@@ -201,5 +220,8 @@ def test_two_workers_share_idempotency_rate_limits_and_audit(db):
         while 60 - time.time() % 60 < 20:  # keep the burst inside one minute window
             time.sleep(1)
         token = srv.token("w2-viewer", "w2-password-1")
-        codes = [httpx.get(f"{srv.base}/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code for _ in range(50)]
+        codes = [
+            httpx.get(f"{srv.base}/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code
+            for _ in range(50)
+        ]
         assert codes.count(200) == 40 and codes.count(429) == 10, codes

@@ -36,8 +36,18 @@ def test_pages_follow_the_cursor_in_id_order_with_total_and_link(world, viewer):
     assert pages == -(-total // 7)
 
 
-@pytest.mark.parametrize("params", [{"limit": 0}, {"limit": 501}, {"limit": 10**20}, {"limit": "x"},
-                                    {"cursor": "garbage"}, {"cursor": "MTA.AAAAAAAAAAAAAAAA"}, {"cursor": "a" * 500}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"limit": 0},
+        {"limit": 501},
+        {"limit": 10**20},
+        {"limit": "x"},
+        {"cursor": "garbage"},
+        {"cursor": "MTA.AAAAAAAAAAAAAAAA"},
+        {"cursor": "a" * 500},
+    ],
+)
 def test_bad_limit_or_cursor_is_422(world, viewer, params):
     r = viewer.get(U, params=params)
     assert r.status_code == 422, r.text
@@ -65,8 +75,12 @@ def test_accept_text_csv_streams_every_matching_row_with_a_header(world, viewer)
 
 
 def test_problem_details_for_404_405_and_unknown_records(world, viewer):
-    for url, method, status in [("/api/v1/nothing-here", "GET", 404), (f"{U}/999999999", "GET", 404),
-                                (f"{U}/1", "PUT", 405), ("/api/v1/auth/me", "DELETE", 405)]:
+    for url, method, status in [
+        ("/api/v1/nothing-here", "GET", 404),
+        (f"{U}/999999999", "GET", 404),
+        (f"{U}/1", "PUT", 405),
+        ("/api/v1/auth/me", "DELETE", 405),
+    ]:
         r = viewer.request(method, url)
         assert r.status_code == status, f"{method} {url}: {r.text}"
         assert r.headers["content-type"] == "application/problem+json"
@@ -75,8 +89,14 @@ def test_problem_details_for_404_405_and_unknown_records(world, viewer):
 
 @pytest.mark.parametrize(
     "content,ctype",
-    [(b"{not json", "application/json"), (b'{"code": "\\u0000"}', "application/json"), (b"", "application/json"),
-     (b"[1,2,3]", "application/json"), (b'{"code": 1e999999}', "application/json"), (b"\xff\xfe\x00", "application/json")],
+    [
+        (b"{not json", "application/json"),
+        (b'{"code": "\\u0000"}', "application/json"),
+        (b"", "application/json"),
+        (b"[1,2,3]", "application/json"),
+        (b'{"code": 1e999999}', "application/json"),
+        (b"\xff\xfe\x00", "application/json"),
+    ],
 )
 def test_malformed_bodies_are_422_not_500(world, lead, content, ctype):
     r = lead.post(U, content=content, headers={"Content-Type": ctype})
@@ -92,7 +112,9 @@ def test_huge_ids_and_nul_bytes_in_the_url_are_422(world, viewer):
 
 
 def test_a_body_over_one_mebibyte_is_413(world, lead):
-    r = lead.post(U, content=b'{"name": "' + b"x" * (1024 * 1024 + 10) + b'"}', headers={"Content-Type": "application/json"})
+    r = lead.post(
+        U, content=b'{"name": "' + b"x" * (1024 * 1024 + 10) + b'"}', headers={"Content-Type": "application/json"}
+    )
     assert r.status_code == 413, r.text[:200]
     assert r.headers["content-type"] == "application/problem+json"
 
@@ -132,7 +154,9 @@ def test_request_id_is_echoed_or_generated_and_nosniff_everywhere(world, viewer,
 
 
 def test_no_cors_origin_is_allowed_by_default(world, anonymous):
-    r = anonymous.request("OPTIONS", U, headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"})
+    r = anonymous.request(
+        "OPTIONS", U, headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"}
+    )
     assert "access-control-allow-origin" not in r.headers
     r = anonymous.get("/healthz", headers={"Origin": "https://evil.example"})
     assert "access-control-allow-origin" not in r.headers
@@ -192,7 +216,9 @@ def test_openapi_documents_problems_as_problem_json_alone_as_they_are_served(wor
             for status, response in op["responses"].items():
                 content = response.get("content", {})
                 if status.startswith(("4", "5")):
-                    assert content.get("application/problem+json", {}).get("schema") == problem, f"{method} {path} {status}"
+                    assert content.get("application/problem+json", {}).get("schema") == problem, (
+                        f"{method} {path} {status}"
+                    )
                     assert content.get("application/json", {}).get("schema") != problem, f"{method} {path} {status}"
     r = lead.get("/api/v1/units/999999999")
     assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json", r.text

@@ -56,13 +56,21 @@ def rows(kpi: dict) -> dict[int, tuple[int, int]]:
 def test_ward_broadcast_months_are_judged_in_local_time(place):
     f, w = place.f, place.id
     # 2022-04-30T17:30Z is 1 May 00:30 local: with two more airings, May is compliant (in UTC it would not be).
-    f.broadcast(w, duration_minutes=12, airings=["2022-04-30T17:30:00Z", "2022-05-10T01:00:00Z", "2022-05-20T01:00:00Z"])
+    f.broadcast(
+        w, duration_minutes=12, airings=["2022-04-30T17:30:00Z", "2022-05-10T01:00:00Z", "2022-05-20T01:00:00Z"]
+    )
     # 15 minutes is within 10-15: February compliant.
-    f.broadcast(w, duration_minutes=15, airings=["2022-02-01T01:00:00Z", "2022-02-02T01:00:00Z", "2022-02-03T01:00:00Z"])
+    f.broadcast(
+        w, duration_minutes=15, airings=["2022-02-01T01:00:00Z", "2022-02-02T01:00:00Z", "2022-02-03T01:00:00Z"]
+    )
     # 16 minutes is not: March is not compliant from this one.
-    f.broadcast(w, duration_minutes=16, airings=["2022-03-01T01:00:00Z", "2022-03-02T01:00:00Z", "2022-03-03T01:00:00Z"])
+    f.broadcast(
+        w, duration_minutes=16, airings=["2022-03-01T01:00:00Z", "2022-03-02T01:00:00Z", "2022-03-03T01:00:00Z"]
+    )
     # 2022-03-31T17:00Z is 1 April 00:00 local: March keeps only two airings of this one.
-    f.broadcast(w, duration_minutes=10, airings=["2022-03-05T01:00:00Z", "2022-03-06T01:00:00Z", "2022-03-31T17:00:00Z"])
+    f.broadcast(
+        w, duration_minutes=10, airings=["2022-03-05T01:00:00Z", "2022-03-06T01:00:00Z", "2022-03-31T17:00:00Z"]
+    )
     # Two broadcasts with two airings each in April: no single broadcast reaches three.
     f.broadcast(w, airings=["2022-04-05T01:00:00Z", "2022-04-06T01:00:00Z"])
     f.broadcast(w, airings=["2022-04-07T01:00:00Z", "2022-04-08T01:00:00Z"])
@@ -91,12 +99,15 @@ def test_ward_broadcast_months_are_judged_in_local_time(place):
 def test_media_center_needs_four_city_radio_tv_airings(world, factory):
     center = Place(world, factory, kind="media_center")
     f, c = factory, center.id
-    f.broadcast(c, channel="city_radio_tv", duration_minutes=30,
-                airings=[f"2023-01-0{d}T12:00:00Z" for d in (2, 3, 4, 5)])  # 4: January compliant
-    f.broadcast(c, channel="city_radio_tv", duration_minutes=30,
-                airings=[f"2023-02-0{d}T12:00:00Z" for d in (2, 3, 4)])  # 3: February not
-    f.broadcast(c, channel="ward_radio", duration_minutes=12,
-                airings=[f"2023-03-0{d}T12:00:00Z" for d in (2, 3, 4, 5)])  # wrong channel: March not
+    f.broadcast(
+        c, channel="city_radio_tv", duration_minutes=30, airings=[f"2023-01-0{d}T12:00:00Z" for d in (2, 3, 4, 5)]
+    )  # 4: January compliant
+    f.broadcast(
+        c, channel="city_radio_tv", duration_minutes=30, airings=[f"2023-02-0{d}T12:00:00Z" for d in (2, 3, 4)]
+    )  # 3: February not
+    f.broadcast(
+        c, channel="ward_radio", duration_minutes=12, airings=[f"2023-03-0{d}T12:00:00Z" for d in (2, 3, 4, 5)]
+    )  # wrong channel: March not
     kpi = center.kpi("broadcast_compliance", year=2023, as_of="2023-04-01")
     assert (kpi["numerator"], kpi["denominator"]) == (1, 3), kpi
     assert rows(kpi) == {c: (1, 3)}
@@ -298,8 +309,14 @@ def test_as_of_defaults_to_local_today_and_year_to_its_year(place):
 
 @pytest.mark.parametrize(
     "params",
-    [{"year": 1999}, {"year": 2101}, {"year": "abc"}, {"as_of": "2024-02-30"}, {"as_of": "9999-12-31"},
-     {"year": 2024, "as_of": "yesterday"}],
+    [
+        {"year": 1999},
+        {"year": 2101},
+        {"year": "abc"},
+        {"as_of": "2024-02-30"},
+        {"as_of": "9999-12-31"},
+        {"year": 2024, "as_of": "yesterday"},
+    ],
 )
 def test_bad_year_or_as_of_is_a_422_naming_the_field(lead, params):
     for url in ("/api/v1/kpis", "/api/v1/kpis/forum_compliance", "/api/v1/reports/annual"):

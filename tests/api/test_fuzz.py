@@ -34,6 +34,8 @@ from app.main import create_app
 from tests.conftest import World, world_on_new_database
 from tests.samples import Samples
 
+pytestmark = pytest.mark.slow
+
 BASE_URL = "http://testserver"
 MAX_EXAMPLES = int(os.environ.get("DX_FUZZ_EXAMPLES", "20"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
