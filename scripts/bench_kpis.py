@@ -24,7 +24,8 @@ WARD_USER, WARD_CODE = "bench-ward", "DM-W-0007"  # a unit caller: its KPIs over
 
 
 def load(url: str, args: argparse.Namespace) -> None:
-    from app import cli, demo_data
+    from app import cli
+    from app.cli import demo_data
     from app.config import get_settings
 
     os.environ["DX_DATABASE_URL"] = url

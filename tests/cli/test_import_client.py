@@ -21,8 +21,8 @@ import pytest
 import uvicorn
 from openpyxl import Workbook
 
+from app.cli import import_client as client
 from app.config import ROOT, get_settings
-from app.imports import client
 
 HEADER = ["unit_code", "external_ref", "kind", "held_on", "title", "attendees", "questions_answered", "topics"]
 

@@ -106,8 +106,8 @@ def create_client(settings: Settings, args: argparse.Namespace) -> None:
     print(f"client_id={client_id}\nclient_secret={secret}")
 
 
-def demo_data(settings: Settings, args: argparse.Namespace) -> dict[str, int]:
-    from app import demo_data as demo
+def load_demo_data(settings: Settings, args: argparse.Namespace) -> dict[str, int]:
+    import app.cli.demo_data as demo
 
     try:
         years = demo.parse_years(args.years)
@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--news-per-month", type=int, default=6, help="other items per ward and month")
     p.add_argument("--replays", type=int, default=40, help="mean airings of a ward-radio news item")
     p.add_argument("--seed", type=int, default=20211)
-    from app.imports import client
+    from app.cli import import_client as client
 
     client.add_arguments(
         sub.add_parser("import", help="send a CSV, XLSX or JSON file to a server's import endpoint in chunks")
@@ -199,4 +199,4 @@ def main(argv: list[str] | None = None) -> None:
         migrate(settings)
         create_client(settings, args)
     elif args.command == "demo-data":
-        demo_data(settings, args)
+        load_demo_data(settings, args)
