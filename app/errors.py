@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -143,10 +144,18 @@ async def _app_error(_: Request, exc: AppError) -> Response:
     return problem(exc.status, exc.detail, errors=exc.errors, headers=exc.headers)
 
 
-async def _refusal_before_body(request: Request) -> Response | None:
-    from app.auth.principal import refusal_before_body  # the auth package imports this module
+RefusalBeforeBody = Callable[[Request], Awaitable[AppError | None]]
 
-    refusal = await refusal_before_body(request)
+
+async def _no_refusal(_: Request) -> AppError | None:
+    return None
+
+
+async def _refusal_before_body(request: Request) -> Response | None:
+    """The 401/403 that outranks a malformed body's 422 (API.md); how to find it is given by the app factory,
+    since this module sits below the auth package."""
+    find: RefusalBeforeBody = getattr(request.app.state, "refusal_before_body", _no_refusal)
+    refusal = await find(request)
     return None if refusal is None else await _app_error(request, refusal)
 
 
@@ -214,7 +223,10 @@ async def _unexpected(_: Request, exc: Exception) -> Response:
     return problem(500, "An unexpected error occurred.")
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, refusal_before_body: RefusalBeforeBody = _no_refusal) -> None:
+    """The handlers; `refusal_before_body(request)` names the 401 or 403 a request with an unreadable body would
+    have had, so that it is answered before the body's 422."""
+    app.state.refusal_before_body = refusal_before_body
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)

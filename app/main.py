@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from contextlib import asynccontextmanager
+from functools import partial
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app import errors
+from app.auth import tokens
+from app.auth.principal import refusal_before_body
 from app.common.responses import problems_as_problem_json_only
 from app.config import Settings, get_settings
 from app.db import make_engine
@@ -35,15 +38,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
-    errors.install(app)
+    errors.install(app, refusal_before_body)
     api = APIRouter(prefix="/api/v1")
     for router in API_ROUTERS:
         api.include_router(router)
     app.include_router(api)
     app.include_router(system_router)
 
-    app.add_middleware(Idempotency, settings=settings, engine_getter=lambda: app.state.engine)
-    app.add_middleware(RateLimit, settings=settings, engine_getter=lambda: app.state.engine)
+    # the middleware sits below the auth package: it is handed the one token decoder rather than importing it
+    subject = partial(tokens.request_subject, settings)
+    app.add_middleware(Idempotency, settings=settings, engine_getter=lambda: app.state.engine, subject=subject)
+    app.add_middleware(RateLimit, settings=settings, engine_getter=lambda: app.state.engine, subject=subject)
     app.add_middleware(BodyLimit, settings=settings)
     if settings.cors_origins:
         app.add_middleware(

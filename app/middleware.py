@@ -8,6 +8,7 @@ import os
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -16,7 +17,6 @@ from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.auth import tokens
 from app.common.context import request_id_var
 from app.config import Settings
 from app.db import utcnow
@@ -27,6 +27,10 @@ REQUESTS = Counter("dx_http_requests_total", "HTTP requests", ["method", "route"
 LATENCY = Histogram("dx_http_request_seconds", "HTTP request latency", ["method", "route"])
 idempotency_keys = IdempotencyKey.__table__
 log = logging.getLogger("app")
+
+# Who a request is, for keying counters and stored answers: the token's `sub`, or None without a valid token.
+# Given by the app factory (the auth package's one decoder), since this module sits below auth.
+Subject = Callable[[Scope], str | None]
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -240,20 +244,15 @@ class Idempotency:
 
     RUNNING_STALE_AFTER = timedelta(minutes=15)
 
-    def __init__(self, app: ASGIApp, settings: Settings, engine_getter: Any) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings, engine_getter: Any, subject: Subject) -> None:
         self.app = app
         self.settings = settings
         self.engine_getter = engine_getter
+        self.subject = subject
 
     def _principal(self, scope: Scope) -> str | None:
-        auth = _header(scope, b"authorization") or ""
-        if not auth.lower().startswith("bearer "):
-            return None
-        try:
-            claims = tokens.decode(self.settings, auth[7:].strip())
-        except Exception:
-            return None
-        return str(claims["sub"])[:64]
+        sub = self.subject(scope)
+        return None if sub is None else sub[:64]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":

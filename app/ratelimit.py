@@ -16,9 +16,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.auth import tokens
 from app.config import Settings
-from app.middleware import read_body, replaying, send_problem
+from app.middleware import Subject, read_body, replaying, send_problem
 from app.models import RateLimitCounter
 
 counters = RateLimitCounter.__table__
@@ -81,9 +80,10 @@ async def _too_many(send: Send, retry_after: int, detail: str) -> None:
 
 
 class RateLimit:
-    def __init__(self, app: ASGIApp, settings: Settings, engine_getter: Any) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings, engine_getter: Any, subject: Subject) -> None:
         self.app = app
         self.settings = settings
+        self.subject = subject
         self.store = Store(engine_getter, settings.redis_url, settings.redis_namespace)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -95,24 +95,13 @@ class RateLimit:
             return
         limit = self.settings.rate_limit_per_minute
         # the API is limited; health checks and metrics never are
-        sub = self._subject(scope) if limit and scope["path"].startswith("/api/") else None
+        sub = self.subject(scope) if limit and scope["path"].startswith("/api/") else None
         if sub is not None:
             count, retry_after = await self.store.hit(f"req:{sub}", REQUEST_WINDOW)
             if count > limit:
                 await _too_many(send, retry_after, f"More than {limit} requests a minute; slow down.")
                 return
         await self.app(scope, receive, send)
-
-    def _subject(self, scope: Scope) -> str | None:
-        for key, value in scope.get("headers", []):
-            if key == b"authorization":
-                auth = value.decode("latin-1")
-                if auth.lower().startswith("bearer "):
-                    try:
-                        return str(tokens.decode(self.settings, auth[7:].strip())["sub"])
-                    except Exception:
-                        return None
-        return None
 
     async def _login(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Failed logins are limited per username and per address; successful ones are not counted."""

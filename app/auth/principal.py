@@ -11,7 +11,6 @@ from sqlalchemy import select
 
 from app.auth import tokens
 from app.auth.permissions import SUBTREE_SCOPED_ROLES, Perm, Role, has
-from app.config import get_settings
 from app.db import DbConn
 from app.errors import AppError, Forbidden, Unauthorized
 from app.models import ApiClient, User
@@ -70,11 +69,11 @@ async def load_principal(conn, sub: str) -> Principal | None:
 
 
 async def current_principal(
-    request: Request, conn: DbConn, token: Annotated[str | None, Depends(oauth2_scheme)]
+    request: Request, conn: DbConn, _token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> Principal:
-    if not token:
-        raise Unauthorized()
-    claims = tokens.decode(get_settings(), token)
+    """The caller of a request. `_token` only declares the bearer scheme in OpenAPI; the token itself is read by
+    `tokens.request_claims`, the one decoder the middleware shares."""
+    claims = tokens.request_claims(request.app.state.settings, request.scope)
     principal = await load_principal(conn, str(claims["sub"]))
     if principal is None:
         raise Unauthorized("The token's principal is disabled or no longer exists.")
@@ -102,10 +101,9 @@ async def refusal_before_body(request: Request) -> AppError | None:
     calls = _dependency_calls(dependant) if dependant is not None else []
     if current_principal not in calls:
         return None  # a public route
-    token = await oauth2_scheme(request)
     try:
         async with request.app.state.engine.connect() as conn:
-            principal = await current_principal(request, conn, token)
+            principal = await current_principal(request, conn, None)
     except AppError as exc:
         return exc
     for perm in {getattr(call, "required_permission", None) for call in calls} - {None}:

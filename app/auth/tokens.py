@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from jose import JWTError, jwt
+from starlette.types import Scope
 
 from app.config import Settings
 from app.errors import Unauthorized
@@ -83,3 +84,41 @@ def decode(settings: Settings, token: str) -> dict[str, Any]:
     if missing:
         raise Unauthorized(f"The token lacks required claims: {', '.join(missing)}.")
     return claims
+
+
+_CLAIMS = "bearer_claims"  # where a request's decoded token is kept, in the ASGI scope's state
+
+
+def request_claims(settings: Settings, scope: Scope) -> dict[str, Any]:
+    """The verified claims of the request's `Authorization: Bearer` token, or Unauthorized.
+
+    The one place a request's token is decoded: the rate limiter, the idempotency middleware and the principal
+    loader all ask here, and the answer (claims or refusal) is kept in the scope so it is worked out once."""
+    state = scope.setdefault("state", {})
+    if _CLAIMS not in state:
+        try:
+            state[_CLAIMS] = decode(settings, _bearer(scope))
+        except Unauthorized as exc:
+            state[_CLAIMS] = exc
+    found = state[_CLAIMS]
+    if isinstance(found, Unauthorized):
+        raise found
+    return found
+
+
+def request_subject(settings: Settings, scope: Scope) -> str | None:
+    """The token's `sub` for the middleware (which only keys counters and stored answers on it), or None."""
+    try:
+        return str(request_claims(settings, scope)["sub"])
+    except Unauthorized:
+        return None
+
+
+def _bearer(scope: Scope) -> str:
+    for key, value in scope.get("headers", []):
+        if key == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+            break
+    raise Unauthorized()
