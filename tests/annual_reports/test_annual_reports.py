@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.record_contract import RecordCase, RecordContract, create, ids, village
+from tests.record_contract import RecordCase, RecordContract, item_ids, village
 
 REPORTS = RecordCase(
     path="/api/v1/annual-reports",
@@ -32,7 +32,7 @@ def instant(value: str) -> datetime:
 
 def test_submitted_at_is_stamped_by_the_server_and_a_units_own_value_ignored(world, ward):
     before = datetime.now(UTC)
-    report = create(ward, REPORTS, village(world), submitted_at="2021-11-30T08:00:00+07:00")
+    report = REPORTS.create(ward, village(world), submitted_at="2021-11-30T08:00:00+07:00")
     stamped = instant(report["submitted_at"])
     assert before - timedelta(seconds=1) <= stamped <= datetime.now(UTC) + timedelta(seconds=1), report
 
@@ -44,7 +44,7 @@ def test_submitted_at_is_stamped_by_the_server_and_a_units_own_value_ignored(wor
 
 
 def test_lead_office_backfills_a_paper_reports_submitted_at(world, lead, ward):
-    report = create(lead, REPORTS, village(world), submitted_at="2021-11-30T08:00:00+07:00")
+    report = REPORTS.create(lead, village(world), submitted_at="2021-11-30T08:00:00+07:00")
     assert instant(report["submitted_at"]) == datetime(2021, 11, 30, 1, 0, tzinfo=UTC)
     url = f"{REPORTS.path}/{report['id']}"
     r = lead.patch(url, json={"submitted_at": "2021-11-29T23:30:00Z"})
@@ -56,7 +56,7 @@ def test_lead_office_backfills_a_paper_reports_submitted_at(world, lead, ward):
         r.text
     )
     # without a value, lead_office's report is stamped now, like anyone's
-    fresh = create(lead, REPORTS, village(world))
+    fresh = REPORTS.create(lead, village(world))
     assert datetime.now(UTC) - instant(fresh["submitted_at"]) < timedelta(minutes=1)
 
 
@@ -78,10 +78,10 @@ def test_a_future_naive_or_impossible_submitted_at_is_422(world, lead, value):
 def test_list_dates_an_annual_report_by_the_local_day_of_submitted_at(world, lead):
     unit = village(world)
     # 18:00 UTC on 30 November is already 1 December in Tam Kỳ: on time it is not
-    report = create(lead, REPORTS, unit, submitted_at="2023-11-30T18:00:00Z")
+    report = REPORTS.create(lead, unit, submitted_at="2023-11-30T18:00:00Z")
 
     def listed(**params):
-        return ids(lead.get(REPORTS.path, params={"unit_id": unit, **params}))
+        return item_ids(lead, REPORTS.path, unit_id=unit, **params)
 
     assert listed(**{"from": "2023-12-01", "to": "2023-12-01"}) == [report["id"]]
     assert listed(to="2023-11-30") == []
@@ -89,18 +89,18 @@ def test_list_dates_an_annual_report_by_the_local_day_of_submitted_at(world, lea
 
 def test_a_second_annual_report_for_the_same_unit_and_year_is_409(world, ward, lead):
     unit = village(world)
-    first = create(ward, REPORTS, unit, 0)
+    first = REPORTS.create(ward, unit, 0)
     r = lead.post(REPORTS.path, json=REPORTS.body(unit, 0))
     assert r.status_code == 409, r.text
-    second = create(ward, REPORTS, unit, 1)
+    second = REPORTS.create(ward, unit, 1)
     r = ward.patch(f"{REPORTS.path}/{second['id']}", json={"year": first["year"]})
     assert r.status_code == 409, r.text
 
 
 def test_annual_reports_filter_by_year(world, ward):
     unit = village(world)
-    reports = [create(ward, REPORTS, unit, n) for n in range(2)]
-    assert ids(ward.get(REPORTS.path, params={"unit_id": unit, "year": 2022})) == [reports[1]["id"]]
+    reports = [REPORTS.create(ward, unit, n) for n in range(2)]
+    assert item_ids(ward, REPORTS.path, unit_id=unit, year=2022) == [reports[1]["id"]]
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from tests.record_contract import VIETNAMESE, RecordCase, RecordContract, create, ids, village
+from tests.record_contract import VIETNAMESE, RecordCase, RecordContract, item_ids, village
 
 FORUMS = RecordCase(
     path="/api/v1/forums",
@@ -39,10 +39,10 @@ def test_forum_keeps_every_field_as_sent(world, ward):
 
 def test_forums_filter_by_kind(world, lead):
     unit = village(world)
-    village_forum = create(lead, FORUMS, unit)
-    dialogue = create(lead, FORUMS, unit, 1, kind="business_dialogue")
-    assert ids(lead.get("/api/v1/forums", params={"unit_id": unit, "kind": "village_forum"})) == [village_forum["id"]]
-    assert ids(lead.get("/api/v1/forums", params={"unit_id": unit, "kind": "business_dialogue"})) == [dialogue["id"]]
+    village_forum = FORUMS.create(lead, unit)
+    dialogue = FORUMS.create(lead, unit, 1, kind="business_dialogue")
+    assert item_ids(lead, "/api/v1/forums", unit_id=unit, kind="village_forum") == [village_forum["id"]]
+    assert item_ids(lead, "/api/v1/forums", unit_id=unit, kind="business_dialogue") == [dialogue["id"]]
     r = lead.get("/api/v1/forums", params={"kind": "party"})
     assert r.status_code == 422, r.text
 
@@ -76,6 +76,6 @@ def test_forum_missing_its_counts_is_422(world, ward):
 
 def test_forum_held_on_a_day_counts_on_that_day(world, lead):
     unit = village(world)
-    forum = create(lead, FORUMS, unit, **FORUMS.dated(date(2024, 2, 29)))
-    found = lead.get("/api/v1/forums", params={"unit_id": unit, "from": "2024-02-29", "to": "2024-02-29"})
-    assert ids(found) == [forum["id"]]
+    forum = FORUMS.create(lead, unit, **FORUMS.dated(date(2024, 2, 29)))
+    found = item_ids(lead, "/api/v1/forums", unit_id=unit, **{"from": "2024-02-29", "to": "2024-02-29"})
+    assert found == [forum["id"]]

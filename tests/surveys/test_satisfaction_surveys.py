@@ -1,6 +1,6 @@
 import pytest
 
-from tests.record_contract import RecordCase, RecordContract, create, ids, village
+from tests.record_contract import RecordCase, RecordContract, item_ids, village
 
 SURVEYS = RecordCase(
     path="/api/v1/satisfaction-surveys",
@@ -29,7 +29,7 @@ def test_more_satisfied_than_respondents_is_422_naming_satisfied(world, ward):
     r = ward.post(SURVEYS.path, json={**SURVEYS.body(unit, 0), "respondents": 10, "satisfied": 11})
     assert r.status_code == 422, r.text
     assert r.json()["errors"] == [{"loc": ["body", "satisfied"], "msg": "satisfied (11) exceeds respondents (10)."}]
-    survey = create(ward, SURVEYS, unit, respondents=10, satisfied=10)
+    survey = SURVEYS.create(ward, unit, respondents=10, satisfied=10)
     url = f"{SURVEYS.path}/{survey['id']}"
     for change in ({"respondents": 9}, {"satisfied": 11}):
         r = ward.patch(url, json=change)
@@ -60,12 +60,12 @@ def test_survey_with_a_bad_value_is_422_naming_it(world, ward, field, value):
 
 def test_surveys_filter_by_month_and_year(world, lead):
     unit = village(world)
-    dec = create(lead, SURVEYS, unit, month="2022-12")
-    jan = create(lead, SURVEYS, unit, month="2023-01", source="hotline")
-    dec23 = create(lead, SURVEYS, unit, month="2023-12", source="survey")
+    dec = SURVEYS.create(lead, unit, month="2022-12")
+    jan = SURVEYS.create(lead, unit, month="2023-01", source="hotline")
+    dec23 = SURVEYS.create(lead, unit, month="2023-12", source="survey")
 
     def listed(**params):
-        return ids(lead.get(SURVEYS.path, params={"unit_id": unit, **params}))
+        return item_ids(lead, SURVEYS.path, unit_id=unit, **params)
 
     assert listed(year=2023) == [jan["id"], dec23["id"]]
     assert listed(year=2022) == [dec["id"]]
@@ -76,10 +76,10 @@ def test_surveys_filter_by_month_and_year(world, lead):
 
 def test_a_survey_is_dated_on_its_months_first_day(world, lead):
     unit = village(world)
-    may = create(lead, SURVEYS, unit, month="2023-05")
+    may = SURVEYS.create(lead, unit, month="2023-05")
 
     def listed(**params):
-        return ids(lead.get(SURVEYS.path, params={"unit_id": unit, **params}))
+        return item_ids(lead, SURVEYS.path, unit_id=unit, **params)
 
     assert listed(**{"from": "2023-05-01"}) == [may["id"]]
     assert listed(**{"from": "2023-05-02"}) == []

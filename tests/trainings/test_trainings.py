@@ -1,7 +1,7 @@
 import orjson
 import pytest
 
-from tests.record_helpers import (
+from tests.record_contract import (
     audit_actions,
     check_bad_inputs_are_422,
     check_etag_round_trip,

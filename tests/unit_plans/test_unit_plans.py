@@ -1,6 +1,6 @@
 import pytest
 
-from tests.record_contract import RecordCase, RecordContract, create, ids, village
+from tests.record_contract import RecordCase, RecordContract, item_ids, village
 
 PLANS = RecordCase(
     path="/api/v1/unit-plans",
@@ -29,19 +29,19 @@ class TestUnitPlanContract(RecordContract):
 
 def test_a_second_plan_for_the_same_unit_and_year_is_409(world, ward, lead):
     unit = village(world)
-    first = create(ward, PLANS, unit, 0)
+    first = PLANS.create(ward, unit, 0)
     r = lead.post(PLANS.path, json={**PLANS.body(unit, 0), "document_number": "99/KH-UBND"})
     assert r.status_code == 409 and "year" in r.json()["detail"], r.text
-    second = create(ward, PLANS, unit, 1)
+    second = PLANS.create(ward, unit, 1)
     r = ward.patch(f"{PLANS.path}/{second['id']}", json={"year": first["year"]})
     assert r.status_code == 409, r.text
-    create(ward, PLANS, village(world), 0)  # another unit, same year: fine
+    PLANS.create(ward, village(world), 0)  # another unit, same year: fine
 
 
 def test_unit_plans_filter_by_year(world, lead):
     unit = village(world)
-    plans = [create(lead, PLANS, unit, n) for n in range(3)]
-    assert ids(lead.get(PLANS.path, params={"unit_id": unit, "year": 2022})) == [plans[1]["id"]]
+    plans = [PLANS.create(lead, unit, n) for n in range(3)]
+    assert item_ids(lead, PLANS.path, unit_id=unit, year=2022) == [plans[1]["id"]]
     assert lead.get(PLANS.path, params={"year": 1999}).status_code == 422
 
 
