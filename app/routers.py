@@ -3,7 +3,6 @@
 from app.activities.router import router as activities_router
 from app.annual_reports.router import router as annual_reports_router
 from app.audit.router import router as audit_router
-from app.auth.router import clients_router, users_router
 from app.auth.router import router as auth_router
 from app.broadcasts.router import router as broadcasts_router
 from app.budget.router import rounds_router as budget_rounds_router
@@ -17,6 +16,7 @@ from app.surveys.router import router as satisfaction_surveys_router
 from app.trainings.router import router as trainings_router
 from app.unit_plans.router import router as unit_plans_router
 from app.units.router import router as units_router
+from app.users.router import clients_router, users_router
 
 API_ROUTERS = [
     auth_router,

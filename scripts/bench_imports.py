@@ -105,23 +105,26 @@ class Phases:
 def _install_phase_timers(phases: Phases) -> None:
     from sqlalchemy.ext.asyncio import AsyncConnection
 
-    from app.common import resource
+    from app.common import repository, writes
     from app.imports import engine, router
 
     router.parse = phases.wrap_sync("parse body", router.parse)
     router.run_import = phases.wrap_async("run_import", engine.run_import)
+    engine._validate_row = phases.wrap_async("validate row (pydantic + merge)", engine._validate_row)
     for name, label in (
-        ("_chunked_select", "match/look-up queries"),
-        ("_validate_row", "validate row (pydantic + merge)"),
-        ("validate", "rules (resource.validate)"),
-        ("_check_natural_keys", "natural keys"),
-        ("_write", "write"),
-        ("_load_children", "load children"),
+        ("prepare_create", "checks of a new record (writes.prepare_create)"),
+        ("prepare_update", "checks of a change (writes.prepare_update)"),
+        ("natural_key_clashes", "natural keys"),
+        ("write_many", "write"),
     ):
-        setattr(engine, name, phases.wrap_async(label, getattr(engine, name)))
-    engine.audit.record = phases.wrap_async("audit", engine.audit.record)
-    resource.Ctx.preload_units = phases.wrap_async("preload units (scope)", resource.Ctx.preload_units)
-    resource.Ctx.in_scope = phases.wrap_async("in_scope", resource.Ctx.in_scope)
+        setattr(writes, name, phases.wrap_async(label, getattr(writes, name)))
+    for name, label in (
+        ("load_many", "match by id"),
+        ("find_by_keys", "match by key, natural keys"),
+        ("attach_children", "load children"),
+    ):
+        setattr(repository, name, phases.wrap_async(label, getattr(repository, name)))
+    writes.Ctx.preload_units = phases.wrap_async("preload units (scope)", writes.Ctx.preload_units)
     AsyncConnection.execute = phases.wrap_async("SQL", AsyncConnection.execute)
 
 

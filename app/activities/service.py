@@ -15,7 +15,8 @@ from app.activities.schemas import (
     ActivityUpdate,
 )
 from app.auth.permissions import Perm
-from app.common.resource import Child, Ctx, NaturalKey, ResourceSpec
+from app.common.spec import Child, NaturalKey, ResourceSpec
+from app.common.writes import Ctx
 from app.errors import Invalid
 from app.models import Activity, ActivityReport, ActivityUnit, Unit
 

@@ -1,5 +1,5 @@
 from app.annual_reports.schemas import AnnualReportQuery
 from app.annual_reports.service import spec
-from app.common.router import crud_router
+from app.common.router import resource_router
 
-router = crud_router(spec, query_model=AnnualReportQuery)
+router = resource_router(spec, query_model=AnnualReportQuery)

@@ -8,7 +8,8 @@ from typing import Any
 from app.annual_reports.schemas import AnnualReportCreate, AnnualReportRead, AnnualReportUpdate
 from app.auth.permissions import Perm
 from app.common.records import external_ref_key, not_null
-from app.common.resource import Ctx, NaturalKey, ResourceSpec
+from app.common.spec import NaturalKey, ResourceSpec
+from app.common.writes import Ctx
 from app.db import utcnow
 from app.errors import Invalid
 from app.models import AnnualReport

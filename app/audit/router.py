@@ -6,11 +6,11 @@ from pydantic import BaseModel, Field
 
 from app.auth.permissions import Perm
 from app.auth.principal import CurrentPrincipal, require
-from app.common import resource as svc
+from app.common import repository
 from app.common.pagination import ListQuery, Page
-from app.common.resource import ResourceSpec
 from app.common.responses import problems
 from app.common.router import page_response
+from app.common.spec import ResourceSpec
 from app.common.types import Id, Schema
 from app.db import DbConn
 from app.models import AuditEvent
@@ -101,5 +101,5 @@ async def list_audit_events(
     principal: CurrentPrincipal,
     query: Annotated[AuditQuery, Query()],
 ):
-    rows, total, cursor = await svc.fetch_page(conn, spec, principal, query)
+    rows, total, cursor = await repository.fetch_page(conn, spec, principal, query)
     return page_response(request, response, spec, rows, total, cursor)

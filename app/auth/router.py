@@ -1,21 +1,11 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, Form
 
 from app.auth import service
-from app.auth.permissions import Perm
-from app.auth.principal import CurrentPrincipal, require
-from app.auth.schemas import (
-    ApiClientCreate,
-    ApiClientCreated,
-    ApiClientQuery,
-    MeOut,
-    TokenOut,
-    UserQuery,
-)
-from app.common import resource as svc
+from app.auth.principal import CurrentPrincipal
+from app.auth.schemas import MeOut, TokenOut
 from app.common.responses import problems
-from app.common.router import IfMatch, RecordId, crud_router, set_etag
 from app.config import get_settings
 from app.db import DbConn
 from app.errors import AppError, Invalid
@@ -78,42 +68,3 @@ async def me(principal: CurrentPrincipal):
         "role": principal.role,
         "unit_id": principal.unit_id,
     }
-
-
-users_router = crud_router(
-    service.user_spec, query_model=UserQuery, ops=("list", "get", "create", "update"), singular="user"
-)
-clients_router = crud_router(
-    service.client_spec, query_model=ApiClientQuery, ops=("list", "get"), singular="api_client"
-)
-
-
-@clients_router.post(
-    "",
-    response_model=ApiClientCreated,
-    status_code=201,
-    operation_id="create_api_client",
-    summary="Register a machine client (its secret is shown once)",
-    responses=problems(403, 409, 413),
-    dependencies=[require(Perm.ADMIN)],
-)
-async def create_api_client(
-    body: ApiClientCreate, request: Request, response: Response, conn: DbConn, principal: CurrentPrincipal
-):
-    record, secret = await service.create_client(conn, principal, body)
-    set_etag(response, service.client_spec, record)
-    response.headers["Location"] = f"{request.url.path}/{record['id']}"
-    return {**svc.to_read(service.client_spec, record), "client_secret": secret}
-
-
-@clients_router.delete(
-    "/{id}",
-    status_code=204,
-    operation_id="revoke_api_client",
-    summary="Revoke a machine client (its tokens stop working at once)",
-    responses=problems(403, 404, 412),
-    dependencies=[require(Perm.ADMIN)],
-)
-async def revoke_api_client(id: RecordId, conn: DbConn, principal: CurrentPrincipal, if_match: IfMatch = None):
-    await service.revoke_client(conn, principal, id, if_match)
-    return Response(status_code=204)

@@ -1,5 +1,5 @@
 from app.broadcasts.schemas import BroadcastQuery
 from app.broadcasts.service import spec
-from app.common.router import crud_router
+from app.common.router import resource_router
 
-router = crud_router(spec, query_model=BroadcastQuery)
+router = resource_router(spec, query_model=BroadcastQuery)

@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from app.broadcasts.schemas import BroadcastCreate, BroadcastRead, BroadcastUpdate, Channel
 from app.common.records import external_ref_key
-from app.common.resource import Child, Ctx, ResourceSpec, require_fields
+from app.common.spec import Child, ResourceSpec, require_fields
+from app.common.writes import Ctx
 from app.errors import Invalid
 from app.models import Airing, Broadcast, Unit
 

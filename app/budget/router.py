@@ -12,12 +12,12 @@ from app.auth.principal import CurrentPrincipal, require
 from app.budget import service
 from app.budget.schemas import BudgetRoundQuery, BudgetRoundSummary, BudgetSubmissionQuery, BudgetSubmissionRead
 from app.budget.workflow import TRANSITIONS, Transition
-from app.common.resource import to_read
 from app.common.responses import problems
-from app.common.router import IfMatch, RecordId, crud_router, set_etag
+from app.common.router import IfMatch, RecordId, resource_router, set_etag
+from app.common.spec import to_read
 from app.db import DbConn
 
-rounds_router = crud_router(service.round_spec, query_model=BudgetRoundQuery, singular="budget_round")
+rounds_router = resource_router(service.round_spec, query_model=BudgetRoundQuery, singular="budget_round")
 
 
 @rounds_router.get(
@@ -32,7 +32,7 @@ async def round_summary(id: RecordId, conn: DbConn) -> dict[str, Any]:
     return await service.round_summary(conn, id)
 
 
-router = crud_router(service.spec, query_model=BudgetSubmissionQuery, singular="budget_submission")
+router = resource_router(service.spec, query_model=BudgetSubmissionQuery, singular="budget_submission")
 
 
 def _add_transition(t: Transition) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, Table, and_, case, cast, func, insert, or_, select, update
+from sqlalchemy import BigInteger, Integer, Table, and_, case, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth.permissions import Perm
@@ -19,12 +19,12 @@ from app.budget.schemas import (
     BudgetSubmissionUpdate,
     Status,
 )
-from app.common import audit
-from app.common import resource as svc
-from app.common.resource import Child, Ctx, NaturalKey, ResourceSpec, require_fields
+from app.common import repository, writes
+from app.common.spec import Child, NaturalKey, ResourceSpec, require_fields
 from app.common.types import MAX_SAFE_INT
+from app.common.writes import Ctx, check_if_match
 from app.db import utcnow
-from app.errors import Conflict, Forbidden, Invalid, NotFound
+from app.errors import Conflict, Invalid, NotFound
 from app.models import Activity, BudgetItem, BudgetRound, BudgetSubmission, BudgetTransition
 
 rounds = BudgetRound.__table__
@@ -41,14 +41,10 @@ async def _round_required(ctx: Ctx, data: dict[str, Any], existing: dict[str, An
     require_fields(data, ("title", "period", "deadline"))  # a PATCH may not null a required field
 
 
-async def _authorize_round_write(ctx: Ctx, data: dict[str, Any], existing: dict[str, Any] | None) -> None:
-    if not ctx.principal.can(Perm.CATALOGUE_WRITE):
-        raise Forbidden(f"The role '{ctx.principal.role}' may not write budget rounds.")
-    deleting = existing is None and "id" in data  # delete_record passes the stored record as `data`
-    if deleting:
-        used = await ctx.conn.scalar(select(submissions.c.id).where(submissions.c.round_id == data["id"]).limit(1))
-        if used is not None:
-            raise Conflict("The round has submissions; it cannot be deleted.")
+async def _keep_round_with_submissions(ctx: Ctx, existing: dict[str, Any]) -> None:
+    used = await ctx.conn.scalar(select(submissions.c.id).where(submissions.c.round_id == existing["id"]).limit(1))
+    if used is not None:
+        raise Conflict("The round has submissions; it cannot be deleted.")
 
 
 round_spec = ResourceSpec(
@@ -62,7 +58,7 @@ round_spec = ResourceSpec(
     unit_column=None,
     filters={"period": lambda v: rounds.c.period == v},
     rules=[_round_required],
-    authorize_write=_authorize_round_write,
+    on_delete=_keep_round_with_submissions,
 )
 
 
@@ -145,11 +141,11 @@ def _derive(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-async def _authorize_submission_write(ctx: Ctx, data: dict[str, Any], existing: dict[str, Any] | None) -> None:
-    stored = existing if existing is not None else (data if "id" in data else None)  # delete passes the record
-    if stored is None:  # create: for the caller's own unit only
-        stored = {"unit_id": data["unit_id"], "status": Status.DRAFT}
-    workflow.check_editable(ctx.principal, stored)
+async def _may_write_submission(ctx: Ctx, record: dict[str, Any]) -> None:
+    """Own unit only, in draft or returned (a new one is a draft)."""
+    workflow.check_editable(
+        ctx.principal, {"status": Status.DRAFT, **{k: v for k, v in record.items() if v is not None}}
+    )
 
 
 def _visibility(principal: Principal, t: Table):
@@ -187,7 +183,7 @@ spec = ResourceSpec(
     rules=[_check_submission],
     derive=_derive,
     visibility=_visibility,
-    authorize_write=_authorize_submission_write,
+    may_write=_may_write_submission,
     per_caller=lambda principal, record: {"allowed_actions": workflow.allowed_actions(principal, record)},
 )
 
@@ -199,52 +195,35 @@ async def begin_transition(
     conn: AsyncConnection, principal: Principal, record_id: int, action: str, *, if_match: str | None
 ) -> dict[str, Any]:
     """Lock the submission and check, in API.md's order: 404, 403, 409, then If-Match (412)."""
-    record = await svc.load(conn, spec, principal, record_id, for_update=True)
+    record = await repository.load(conn, spec, principal, record_id, for_update=True)
     workflow.check(workflow.TRANSITIONS[action], principal, record)
-    svc.check_if_match(spec, record, if_match)
+    check_if_match(spec, record, if_match)
     return record
 
 
 async def transition(
     conn: AsyncConnection, principal: Principal, record: dict[str, Any], action: str, body: Any
 ) -> dict[str, Any]:
-    """Make the move on a locked, checked record; history row and audit event in the same transaction."""
+    """Make the move on a locked, checked record through the write path: the status and what the action
+    writes, a history entry, the version bump, the audit row and the event, in the same transaction."""
     t = workflow.TRANSITIONS[action]
     now = utcnow()
     deadline = await conn.scalar(select(rounds.c.deadline).where(rounds.c.id == record["round_id"]))
     changes = t.effect(record, body, now, deadline)
-    result = await conn.execute(
-        update(submissions)
-        .where(submissions.c.id == record["id"], submissions.c.version == record["version"])
-        .values(**changes, status=t.target.value, updated_at=now, version=record["version"] + 1)
+    entry = {
+        "action": action,
+        "from_status": record["status"],
+        "to_status": t.target.value,
+        "actor_kind": principal.kind,
+        "actor_id": principal.id,
+        "actor_role": str(principal.role),
+        "actor_unit_id": principal.unit_id,
+        "at": now,
+        "note": t.note(body),
+    }
+    return await writes.change_state(
+        conn, spec, principal, record, {**changes, "status": t.target.value}, action=action, append={"history": [entry]}
     )
-    if result.rowcount != 1:
-        raise Conflict("The submission was changed by another request; fetch it again and retry.")
-    await conn.execute(
-        insert(transitions).values(
-            submission_id=record["id"],
-            action=action,
-            from_status=record["status"],
-            to_status=t.target.value,
-            actor_kind=principal.kind,
-            actor_id=principal.id,
-            actor_role=str(principal.role),
-            actor_unit_id=principal.unit_id,
-            at=now,
-            note=t.note(body),
-        )
-    )
-    after = await svc.load(conn, spec, principal, record["id"])
-    await audit.record(
-        conn,
-        principal,
-        action=action,
-        resource=spec.name,
-        resource_id=record["id"],
-        before=svc.to_read(spec, record),
-        after=svc.to_read(spec, after),
-    )
-    return after
 
 
 # --- round summary ------------------------------------------------------------------------------

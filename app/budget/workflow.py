@@ -114,8 +114,9 @@ def check(t: Transition, principal: Principal, record: dict[str, Any]) -> None:
 
 
 def check_editable(principal: Principal, record: dict[str, Any]) -> None:
-    """Editing (PATCH, DELETE) is for the own unit, in draft or returned."""
-    if not principal.can(Perm.BUDGET_OWN) or record["unit_id"] != principal.unit_id:
+    """Editing (PATCH, DELETE) is for the own unit, in draft or returned (the write service has checked the
+    permission)."""
+    if record["unit_id"] != principal.unit_id:
         raise Forbidden(f"Only the submission's own unit ({record['unit_id']}) may edit it.")
     if record["status"] not in EDITABLE:
         raise Conflict(f"The submission is '{record['status']}'; it can be edited only in draft or returned.")

@@ -64,10 +64,11 @@ async def insert_values(conn: AsyncConnection, table: Table, columns: list[str],
 
 
 async def select_by_keys(
-    conn: AsyncConnection, table: Table, columns: list[str], keys: list[tuple], *extra: Any
+    conn: AsyncConnection, table: Table, columns: list[str], keys: list[tuple], *extra: Any, for_update: bool = False
 ) -> list[dict[str, Any]]:
     """Rows of `table` whose `columns` equal one of `keys` (plus `extra` WHERE clauses). On PostgreSQL one query
-    joins against the keys sent as arrays (two parameters, whatever the count); elsewhere IN lists in chunks."""
+    joins against the keys sent as arrays (two parameters, whatever the count), locking the rows found when
+    `for_update`; elsewhere IN lists in chunks (SQLite's writer already holds the database)."""
     if not keys:
         return []
     cols = [table.c[c] for c in columns]
@@ -75,6 +76,8 @@ async def select_by_keys(
         arrays = [bindparam(f"k{i}", [k[i] for k in keys], type_=ARRAY(col.type)) for i, col in enumerate(cols)]
         wanted = func.unnest(*arrays).table_valued(*[f"k{i}" for i in range(len(cols))]).render_derived(name="wanted")
         q = select(table).join(wanted, and_(*[col == wanted.c[f"k{i}"] for i, col in enumerate(cols)])).where(*extra)
+        if for_update:
+            q = q.with_for_update(of=table)
         return [dict(r) for r in (await conn.execute(q)).mappings()]
     out: list[dict[str, Any]] = []
     for i in range(0, len(keys), 400):

@@ -7,8 +7,9 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
-from app.common.resource import Ctx, NaturalKey, Rule, require_fields
+from app.common.spec import NaturalKey, Rule, require_fields
 from app.common.types import Id, ReadSchema, Ref, Schema, Title, Topic, Topics
+from app.common.writes import Ctx
 
 PlanYear = Annotated[int, Field(ge=2000, le=2100, description="A year from 2000 to 2100")]
 

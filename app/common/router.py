@@ -1,26 +1,29 @@
-"""Builds the five endpoints of a resource from its spec (thin: parse, call the service, answer).
+"""Builds the five endpoints of a resource from its spec (thin: parse, call the write service or the
+repository, answer), top-level (`/<name>[/{id}]`) or nested under a parent (`/{id}/<segment>[/{child}]`).
 
 No `from __future__ import annotations` here: the endpoint signatures use the spec's classes at run time.
 """
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from pydantic import Field
 
-from app.auth.principal import CurrentPrincipal, Principal, require
-from app.common import resource as svc
+from app.auth.deps import holding
+from app.auth.principal import CurrentPrincipal, Principal
+from app.common import repository, writes
 from app.common.csv_export import csv_stream, wants_csv
 from app.common.pagination import ListQuery, Page, next_link
-from app.common.resource import ResourceSpec, etag_of, to_read
 from app.common.responses import problems
+from app.common.spec import ResourceSpec, etag_of, to_read
 from app.common.types import MAX_INT64
 from app.db import DbConn
-from app.errors import Forbidden
 
 RecordId = Annotated[int, Path(ge=1, le=MAX_INT64, description="The record's id")]
 IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=200)]
+ALL_OPS = ("list", "get", "create", "update", "delete")
 
 
 class RecordListQuery(ListQuery):
@@ -46,79 +49,137 @@ def stream_csv(request: Request, spec: ResourceSpec, principal: Principal, query
 
     async def records():
         async with engine.connect() as conn:
-            async for record in svc.iterate_all(conn, spec, principal, query, parent_id=parent_id):
+            async for record in repository.iterate_all(conn, spec, principal, query, parent_id=parent_id):
                 yield to_read(spec, record)
 
     return csv_stream(list(spec.read.model_fields), records(), spec.name)
 
 
-def crud_router(
+@dataclass(frozen=True)
+class Nested:
+    """Where a nested resource hangs: under `parent`'s records, at `/{id}/<segment>/{<child_param>}`."""
+
+    parent: ResourceSpec
+    segment: str
+    child_param: str
+
+
+@dataclass(frozen=True)
+class Target:
+    parent_id: int | None
+    record_id: int
+
+
+def resource_router(
     spec: ResourceSpec,
     *,
     query_model: type = RecordListQuery,
-    ops: tuple[str, ...] = ("list", "get", "create", "update", "delete"),
+    ops: tuple[str, ...] = ALL_OPS,
     tag: str | None = None,
+    plural: str | None = None,
     singular: str | None = None,
+    nested: Nested | None = None,
+    summaries: dict[str, str] | None = None,
 ) -> APIRouter:
-    router = APIRouter(prefix=f"/{spec.name}", tags=[tag or spec.name])
-    plural = spec.name.replace("-", "_")
+    """The endpoints of `spec` named in `ops`. Nested ones are included in the parent's router; a parent the
+    caller may not see is a 404, as is a record of another parent."""
+    plural = plural or spec.name.replace("-", "_")
     one = singular or plural.rstrip("s")
-    read_dep = require(spec.read_perm)
-    write_dep = require(spec.write_perm)
+    Reader, Writer = holding(spec.read_perm), holding(spec.write_perm)
     Read, Create, Update = spec.read, spec.create, spec.update
+
+    if nested is None:
+        router = APIRouter(prefix=f"/{spec.name}", tags=[tag or spec.name])
+        base, item = "", "/{id}"
+        where = {
+            "list": f"List {spec.name}",
+            "get": f"Get one of {spec.name}",
+            "create": f"Create one of {spec.name}",
+            "update": f"Update one of {spec.name}",
+            "delete": f"Delete one of {spec.name}",
+        }
+        extra_404: tuple[int, ...] = ()
+
+        async def parent_of() -> int | None:
+            return None
+
+        async def target(id: RecordId) -> Target:
+            return Target(None, id)
+
+    else:
+        parent, segment = nested.parent, nested.segment
+        router = APIRouter(tags=[tag or parent.name])
+        base, item = f"/{{id}}/{segment}", f"/{{id}}/{segment}/{{{nested.child_param}}}"
+        where = {
+            "list": f"List a {parent.name} record's {segment}",
+            "get": f"Get one of a {parent.name} record's {segment}",
+            "create": f"Add one to a {parent.name} record's {segment}",
+            "update": f"Update one of a {parent.name} record's {segment}",
+            "delete": f"Delete one of a {parent.name} record's {segment}",
+        }
+        extra_404 = (404,)
+        ChildId = Annotated[
+            int, Path(alias=nested.child_param, ge=1, le=MAX_INT64, description="The nested record's id")
+        ]
+
+        async def parent_of(id: RecordId, conn: DbConn, principal: CurrentPrincipal) -> int | None:
+            """The parent, seen as the caller sees it (404 otherwise); the endpoint checks the permission."""
+            await repository.load(conn, parent, principal, id)
+            return id
+
+        async def target(id: RecordId, child_id: ChildId) -> Target:
+            return Target(id, child_id)
+
+    where.update(summaries or {})
+    ParentId = Annotated[int | None, Depends(parent_of)]
+    Located = Annotated[Target, Depends(target)]
 
     if "list" in ops:
 
         @router.get(
-            "",
+            base,
             response_model=Page[Read],
             operation_id=f"list_{plural}",
-            summary=f"List {spec.name}",
-            responses={**problems(403), 200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
-            dependencies=[read_dep],
+            summary=where["list"],
+            responses={**problems(403, *extra_404), 200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
         )
         async def list_records(
             request: Request,
             response: Response,
             conn: DbConn,
-            principal: CurrentPrincipal,
+            principal: Reader,
+            parent_id: ParentId,
             query: Annotated[query_model, Query()],
         ):
             if wants_csv(request):
-                return stream_csv(request, spec, principal, query)
-            rows, total, cursor = await svc.fetch_page(conn, spec, principal, query)
+                return stream_csv(request, spec, principal, query, parent_id=parent_id)
+            rows, total, cursor = await repository.fetch_page(conn, spec, principal, query, parent_id=parent_id)
             return page_response(request, response, spec, rows, total, cursor)
 
     if "get" in ops:
 
         @router.get(
-            "/{id}",
-            response_model=Read,
-            operation_id=f"get_{one}",
-            summary=f"Get one of {spec.name}",
-            responses=problems(403, 404),
-            dependencies=[read_dep],
+            item, response_model=Read, operation_id=f"get_{one}", summary=where["get"], responses=problems(403, 404)
         )
-        async def get_record(id: RecordId, response: Response, conn: DbConn, principal: CurrentPrincipal):
-            record = await svc.load(conn, spec, principal, id)
+        async def get_record(at: Located, response: Response, conn: DbConn, principal: Reader):
+            record = await repository.load(conn, spec, principal, at.record_id, parent_id=at.parent_id)
             set_etag(response, spec, record)
             return to_read(spec, record)
 
     if "create" in ops:
 
         @router.post(
-            "",
+            base,
             response_model=Read,
             status_code=201,
             operation_id=f"create_{one}",
-            summary=f"Create one of {spec.name}",
-            responses=problems(403, 409, 413),
-            dependencies=[write_dep],
+            summary=where["create"],
+            responses=problems(403, 409, 413, *extra_404),
         )
         async def create_record(
-            body: Create, request: Request, response: Response, conn: DbConn, principal: CurrentPrincipal
+            body: Create, request: Request, response: Response, conn: DbConn, principal: Writer, parent_id: ParentId
         ):
-            record = await svc.create(conn, spec, principal, body)
+            record = await writes.create(conn, spec, principal, body, parent_id=parent_id)
             set_etag(response, spec, record)
             response.headers["Location"] = f"{request.url.path}/{record['id']}"
             return to_read(spec, record)
@@ -126,172 +187,44 @@ def crud_router(
     if "update" in ops:
 
         @router.patch(
-            "/{id}",
+            item,
             response_model=Read,
             operation_id=f"update_{one}",
-            summary=f"Update one of {spec.name}",
+            summary=where["update"],
             responses=problems(403, 404, 409, 412, 413),
-            dependencies=[write_dep],
         )
         async def update_record(
-            id: RecordId,
-            body: Update,
-            response: Response,
-            conn: DbConn,
-            principal: CurrentPrincipal,
-            if_match: IfMatch = None,
+            at: Located, body: Update, response: Response, conn: DbConn, principal: Writer, if_match: IfMatch = None
         ):
-            record = await svc.update_record(conn, spec, principal, id, body, if_match=if_match)
+            record = await writes.update(
+                conn, spec, principal, at.record_id, body, if_match=if_match, parent_id=at.parent_id
+            )
             set_etag(response, spec, record)
             return to_read(spec, record)
 
     if "delete" in ops:
 
         @router.delete(
-            "/{id}",
+            item,
             status_code=204,
             operation_id=f"delete_{one}",
-            summary=f"Delete one of {spec.name}",
+            summary=where["delete"],
             responses=problems(403, 404, 409, 412),
-            dependencies=[write_dep],
         )
-        async def delete_record(id: RecordId, conn: DbConn, principal: CurrentPrincipal, if_match: IfMatch = None):
-            await svc.delete_record(conn, spec, principal, id, if_match=if_match)
-            return Response(status_code=204)
-
-    return router
-
-
-def nested_router(
-    parent: ResourceSpec,
-    spec: ResourceSpec,
-    segment: str,
-    *,
-    child_param: str,
-    plural: str,
-    singular: str,
-    query_model: type = RecordListQuery,
-    ops: tuple[str, ...] = ("list", "get", "create", "update", "delete"),
-) -> APIRouter:
-    """The five endpoints of records nested under a parent (`/{id}/<segment>[/{<child_param>}]`), to include
-    in the parent's router. A parent the caller may not see is a 404, as is a record of another parent."""
-    router = APIRouter(tags=[parent.name])
-    base, one_path = f"/{{id}}/{segment}", f"/{{id}}/{segment}/{{{child_param}}}"
-    ChildId = Annotated[int, Path(alias=child_param, ge=1, le=MAX_INT64, description="The nested record's id")]
-    read_dep, write_dep = require(spec.read_perm), require(spec.write_perm)
-    Read, Create, Update = spec.read, spec.create, spec.update
-
-    if "list" in ops:
-
-        @router.get(
-            base,
-            response_model=Page[Read],
-            operation_id=f"list_{plural}",
-            summary=f"List a {parent.name} record's {segment}",
-            responses={**problems(403, 404), 200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
-            dependencies=[read_dep],
-        )
-        async def list_nested(
-            id: RecordId,
-            request: Request,
-            response: Response,
-            conn: DbConn,
-            principal: CurrentPrincipal,
-            query: Annotated[query_model, Query()],
-        ):
-            await svc.load(conn, parent, principal, id)
-            if wants_csv(request):
-                return stream_csv(request, spec, principal, query, parent_id=id)
-            rows, total, cursor = await svc.fetch_page(conn, spec, principal, query, parent_id=id)
-            return page_response(request, response, spec, rows, total, cursor)
-
-    if "get" in ops:
-
-        @router.get(
-            one_path,
-            response_model=Read,
-            operation_id=f"get_{singular}",
-            summary=f"Get one of a {parent.name} record's {segment}",
-            responses=problems(403, 404),
-            dependencies=[read_dep],
-        )
-        async def get_nested(
-            id: RecordId, child_id: ChildId, response: Response, conn: DbConn, principal: CurrentPrincipal
-        ):
-            record = await svc.load(conn, spec, principal, child_id, parent_id=id)
-            set_etag(response, spec, record)
-            return to_read(spec, record)
-
-    if "create" in ops:
-
-        @router.post(
-            base,
-            response_model=Read,
-            status_code=201,
-            operation_id=f"create_{singular}",
-            summary=f"Add one to a {parent.name} record's {segment}",
-            responses=problems(403, 404, 409, 413),
-            dependencies=[write_dep],
-        )
-        async def create_nested(
-            id: RecordId, body: Create, request: Request, response: Response, conn: DbConn, principal: CurrentPrincipal
-        ):
-            await svc.load(conn, parent, principal, id)
-            record = await svc.create(conn, spec, principal, body, parent_id=id)
-            set_etag(response, spec, record)
-            response.headers["Location"] = f"{request.url.path}/{record['id']}"
-            return to_read(spec, record)
-
-    if "update" in ops:
-
-        @router.patch(
-            one_path,
-            response_model=Read,
-            operation_id=f"update_{singular}",
-            summary=f"Update one of a {parent.name} record's {segment}",
-            responses=problems(403, 404, 409, 412, 413),
-            dependencies=[write_dep],
-        )
-        async def update_nested(
-            id: RecordId,
-            child_id: ChildId,
-            body: Update,
-            response: Response,
-            conn: DbConn,
-            principal: CurrentPrincipal,
-            if_match: IfMatch = None,
-        ):
-            record = await svc.update_record(conn, spec, principal, child_id, body, if_match=if_match, parent_id=id)
-            set_etag(response, spec, record)
-            return to_read(spec, record)
-
-    if "delete" in ops:
-
-        @router.delete(
-            one_path,
-            status_code=204,
-            operation_id=f"delete_{singular}",
-            summary=f"Delete one of a {parent.name} record's {segment}",
-            responses=problems(403, 404, 409, 412),
-            dependencies=[write_dep],
-        )
-        async def delete_nested(
-            id: RecordId, child_id: ChildId, conn: DbConn, principal: CurrentPrincipal, if_match: IfMatch = None
-        ):
-            await svc.delete_record(conn, spec, principal, child_id, if_match=if_match, parent_id=id)
+        async def delete_record(at: Located, conn: DbConn, principal: Writer, if_match: IfMatch = None):
+            await writes.delete(conn, spec, principal, at.record_id, if_match=if_match, parent_id=at.parent_id)
             return Response(status_code=204)
 
     return router
 
 
 __all__ = [
-    "Forbidden",
     "IfMatch",
+    "Nested",
     "RecordId",
     "RecordListQuery",
-    "crud_router",
-    "nested_router",
     "page_response",
+    "resource_router",
     "set_etag",
     "stream_csv",
 ]

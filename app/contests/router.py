@@ -2,11 +2,11 @@
 
 from typing import Annotated
 
-from fastapi import Query, Response
+from fastapi import Query
 
-from app.auth.principal import CurrentPrincipal, require
+from app.auth.deps import holding
 from app.common.responses import problems
-from app.common.router import IfMatch, RecordId, crud_router, nested_router
+from app.common.router import Nested, RecordId, resource_router
 from app.contests import service
 from app.contests.schemas import ContestQuery, ContestResults, EntryQuery
 from app.contests.service import entry_spec, spec
@@ -14,28 +14,13 @@ from app.db import DbConn
 
 Top = Annotated[int | None, Query(ge=1, le=100_000, description="Only the first `top` places of the ranking")]
 
-router = crud_router(spec, query_model=ContestQuery, ops=("list", "get", "create", "update"))
-
-
-@router.delete(
-    "/{id}",
-    status_code=204,
-    operation_id="delete_contest",
-    summary="Delete a contest that has no entries",
-    responses=problems(403, 404, 409, 412),
-    dependencies=[require(spec.write_perm)],
-)
-async def delete_contest(id: RecordId, conn: DbConn, principal: CurrentPrincipal, if_match: IfMatch = None):
-    await service.delete_contest(conn, principal, id, if_match=if_match)
-    return Response(status_code=204)
+router = resource_router(spec, query_model=ContestQuery, summaries={"delete": "Delete a contest that has no entries"})
 
 
 router.include_router(
-    nested_router(
-        spec,
+    resource_router(
         entry_spec,
-        "entries",
-        child_param="entry_id",
+        nested=Nested(spec, "entries", "entry_id"),
         plural="contest_entries",
         singular="contest_entry",
         query_model=EntryQuery,
@@ -53,7 +38,6 @@ router.include_router(
         "earlier `submitted_at`, then the lower entry id; `rank` is the place, 1 for the best."
     ),
     responses=problems(403, 404),
-    dependencies=[require(entry_spec.read_perm)],
 )
-async def get_results(id: RecordId, conn: DbConn, principal: CurrentPrincipal, top: Top = None):
+async def get_results(id: RecordId, conn: DbConn, principal: holding(entry_spec.read_perm), top: Top = None):
     return await service.results(conn, principal, id, top=top)

@@ -14,10 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth.permissions import Perm
 from app.auth.principal import Principal
-from app.auth.scope import in_scope, subtree
-from app.common import resource as svc
+from app.auth.scope import subtree
+from app.common import repository
 from app.common.records import external_ref_key
-from app.common.resource import Ctx, NaturalKey, ResourceSpec, ensure_unit_exists, require_fields
+from app.common.spec import NaturalKey, ResourceSpec, require_fields
+from app.common.writes import Ctx
 from app.contests.schemas import (
     MEAN_DECIMALS,
     ContestCreate,
@@ -36,26 +37,32 @@ entries = ContestEntry.__table__
 units = Unit.__table__
 
 
-async def _ensure_may_write_for(ctx: Ctx, organiser_id: int, what: str) -> None:
-    if not ctx.principal.can(Perm.RECORDS_WRITE):
-        raise Forbidden(f"The role '{ctx.principal.role}' may not write {what}.")
-    if not await in_scope(ctx.conn, ctx.principal, organiser_id):
+async def _organiser_scope(ctx: Ctx, organiser_id: int, what: str) -> None:
+    if not await ctx.in_scope(organiser_id):
         raise Forbidden(f"Only the lead office or the organiser's scope (unit {organiser_id}) may write {what}.")
 
 
-async def _authorize_contest(ctx: Ctx, data: dict[str, Any], existing: dict[str, Any] | None) -> None:
-    """Contests are read city-wide, so the current organiser is checked as well as a new one."""
-    require_fields(data, ["unit_id"])
-    for organiser_id in {data["unit_id"], *([existing["unit_id"]] if existing else [])}:
-        await _ensure_may_write_for(ctx, organiser_id, "this contest")
-    if existing is None or data["unit_id"] != existing["unit_id"]:
-        await ensure_unit_exists(ctx.conn, data["unit_id"])
+async def _may_write_contest(ctx: Ctx, record: dict[str, Any]) -> None:
+    """Contests are read city-wide, so the write service checks the stored organiser as well as a new one."""
+    require_fields(record, ["unit_id"])
+    await _organiser_scope(ctx, record["unit_id"], "this contest")
+    if await ctx.unit(record["unit_id"]) is None:
+        raise Invalid(f"unit_id {record['unit_id']} is not a unit.", loc=["body", "unit_id"])
 
 
 async def _contest_rules(ctx: Ctx, data: dict[str, Any], _existing: dict[str, Any] | None) -> None:
     require_fields(data, ["unit_id", "title", "audience", "starts_on", "ends_on"])
     if data["ends_on"] < data["starts_on"]:
         raise Invalid("ends_on is before starts_on.", loc=["body", "ends_on"])
+
+
+async def _keep_contest_with_entries(ctx: Ctx, existing: dict[str, Any]) -> None:
+    """A contest with entries stays (its results are part of the plan's record): 409."""
+    count = await ctx.conn.scalar(
+        select(func.count()).select_from(entries).where(entries.c.contest_id == existing["id"])
+    )
+    if count:
+        raise Conflict(f"The contest has {count} entries; delete them first.")
 
 
 spec = ResourceSpec(
@@ -70,19 +77,9 @@ spec = ResourceSpec(
     filters={"audience": lambda v: contests.c.audience == str(v)},
     natural_keys=[external_ref_key()],
     rules=[_contest_rules],
-    authorize_write=_authorize_contest,
+    may_write=_may_write_contest,
+    on_delete=_keep_contest_with_entries,
 )
-
-
-async def delete_contest(conn: AsyncConnection, principal: Principal, contest_id: int, *, if_match: str | None) -> None:
-    """A contest with entries stays (its results are part of the plan's record): 409."""
-    existing = await svc.load(conn, spec, principal, contest_id, for_update=True)
-    svc.check_if_match(spec, existing, if_match)
-    await _authorize_contest(Ctx(conn, principal, spec), existing, existing)
-    count = await conn.scalar(select(func.count()).select_from(entries).where(entries.c.contest_id == contest_id))
-    if count:
-        raise Conflict(f"The contest has {count} entries; delete them first.")
-    await svc.delete_record(conn, spec, principal, contest_id, if_match=if_match, existing=existing)
 
 
 def _entry_visibility(principal: Principal, t: Table) -> ColumnElement[bool]:
@@ -93,11 +90,12 @@ def _entry_visibility(principal: Principal, t: Table) -> ColumnElement[bool]:
     return or_(t.c.unit_id.in_(scope), t.c.contest_id.in_(organised))
 
 
-async def _authorize_entry(ctx: Ctx, data: dict[str, Any], _existing: dict[str, Any] | None) -> None:
-    organiser_id = await ctx.conn.scalar(select(contests.c.unit_id).where(contests.c.id == data["contest_id"]))
+async def _may_write_entry(ctx: Ctx, record: dict[str, Any]) -> None:
+    """Entries are written by the organiser's side, for entrants of any unit."""
+    organiser_id = await ctx.conn.scalar(select(contests.c.unit_id).where(contests.c.id == record["contest_id"]))
     if organiser_id is None:
-        raise Invalid(f"contest_id {data['contest_id']} is not a contest.", loc=["body", "contest_id"])
-    await _ensure_may_write_for(ctx, organiser_id, "this contest's entries")
+        raise Invalid(f"contest_id {record['contest_id']} is not a contest.", loc=["body", "contest_id"])
+    await _organiser_scope(ctx, organiser_id, "this contest's entries")
 
 
 async def _entry_rules(ctx: Ctx, data: dict[str, Any], existing: dict[str, Any] | None) -> None:
@@ -127,16 +125,16 @@ entry_spec = ResourceSpec(
         external_ref_key("contest_id"),
     ],
     rules=[_entry_rules],
-    authorize_write=_authorize_entry,
+    may_write=_may_write_entry,
     parent=("contest_id", contests),
 )
 
 
 async def results(conn: AsyncConnection, principal: Principal, contest_id: int, *, top: int | None = None) -> dict:
     """Counts and mean scores by unit, and the ranking (higher score first, then the earlier submission)."""
-    await svc.load(conn, spec, principal, contest_id)
+    await repository.load(conn, spec, principal, contest_id)
     t = entries
-    where = [t.c.contest_id == contest_id, svc.visible(entry_spec, principal)]
+    where = [t.c.contest_id == contest_id, repository.visible(entry_spec, principal)]
     by_unit = (
         select(t.c.unit_id, func.count().label("entries"), func.avg(t.c.score).label("mean_score"))
         .where(*where)

@@ -1,5 +1,5 @@
-from app.common.router import crud_router
+from app.common.router import resource_router
 from app.forums.schemas import ForumQuery
 from app.forums.service import spec
 
-router = crud_router(spec, query_model=ForumQuery)
+router = resource_router(spec, query_model=ForumQuery)

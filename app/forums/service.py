@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.common.records import external_ref_key, not_null
-from app.common.resource import ResourceSpec
+from app.common.spec import ResourceSpec
 from app.forums.schemas import ForumCreate, ForumRead, ForumUpdate
 from app.models import Forum
 

@@ -9,29 +9,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import bindparam, delete, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth.principal import Principal
-from app.common import audit
-from app.common.bulk import allocate_ids, insert_rows, insert_values, select_by_keys
-from app.common.resource import (
-    Ctx,
-    ResourceSpec,
-    attach_children,
-    refuse_nulled_required,
-    split_body,
-    validate,
-    visible,
-)
-from app.db import utcnow
-from app.errors import AppError, Forbidden
+from app.common import repository, writes
+from app.common.spec import ResourceSpec
+from app.common.writes import Ctx
+from app.errors import AppError
 from app.imports.parsers import Parsed
-from app.models import Unit
 
-units = Unit.__table__
 META = {"created_at", "updated_at", "version"}
-CHUNK = 500
 
 
 @dataclass
@@ -101,9 +88,7 @@ async def _run_import(
     conn: AsyncConnection, ispec: ImportSpec, principal: Principal, parsed: Parsed, *, dry_run: bool
 ) -> Outcome:
     spec = ispec.spec
-    t = spec.table
-    if not principal.can(spec.write_perm):
-        raise Forbidden(f"The role '{principal.role}' may not write {spec.name}.")
+    writes.check_permission(spec, principal)
     out = Outcome()
     err = out.errors.append
     for number, column, message in parsed.cell_errors:
@@ -145,7 +130,7 @@ async def _run_import(
     # unit_code -> unit_id
     if ispec.unit_code and spec.unit_column:
         codes = sorted({str(r.raw["unit_code"]) for r in rows if r.raw.get("unit_code") not in (None, "")})
-        found = {row["code"]: row["id"] for row in await select_by_keys(conn, units, ["code"], [(c,) for c in codes])}
+        found = await repository.units_by_code(conn, codes)
         for r in rows:
             code = r.raw.pop("unit_code", None)
             if code in (None, ""):
@@ -159,7 +144,8 @@ async def _run_import(
 
     # match: by id, else by the resource's key
     by_id = sorted({(r.raw["id"],) for r in rows if isinstance(r.raw.get("id"), int) and 0 < r.raw["id"] < 2**63})
-    existing_by_id = {rec["id"]: rec for rec in await select_by_keys(conn, t, ["id"], by_id, visible(spec, principal))}
+    # the matched records are locked (PostgreSQL) until this import commits: a PATCH meanwhile waits for it
+    existing_by_id = await repository.load_many(conn, spec, principal, [k[0] for k in by_id], for_update=True)
     key_cols = ispec.match_on
     keys = sorted(
         {
@@ -169,9 +155,9 @@ async def _run_import(
         },
         key=repr,
     )
-    existing_by_key: dict[tuple, dict[str, Any]] = {}
-    for rec in await select_by_keys(conn, t, list(key_cols), keys):
-        existing_by_key[tuple(rec[c] for c in key_cols)] = rec
+    key_matched = await repository.find_by_keys(conn, spec, list(key_cols), keys, for_update=True)
+    await repository.attach_children(conn, spec, key_matched)
+    existing_by_key = {tuple(rec[c] for c in key_cols): rec for rec in key_matched}
     seen_keys: dict[tuple, int] = {}
     for r in rows:
         if "id" in r.raw:
@@ -199,9 +185,6 @@ async def _run_import(
                 continue
             seen_keys[key] = r.number
 
-    if spec.children:
-        await _load_children(conn, spec, [r.existing for r in rows if r.existing is not None])
-
     # every unit the rows name, and whether it is in the caller's scope, in one query per 500 units
     ctx = Ctx(conn, principal, spec)
     if spec.unit_column:
@@ -221,7 +204,10 @@ async def _run_import(
         if r.number not in failed:
             await _validate_row(ctx, ispec, r, row_err)
 
-    await _check_natural_keys(conn, ispec, rows, err)
+    checked = [r for r in rows if r.data is not None]
+    items = [(r.data, r.existing["id"] if r.existing else None) for r in checked]
+    for index, nk, message in await writes.natural_key_clashes(ctx, items, skip=ispec.match_on):
+        err(RowError(checked[index].number, nk.columns[-1], message.replace("item", "row")))
     if out.errors:
         out.errors.sort(key=lambda e: (e.row, e.field))
         return out
@@ -231,21 +217,15 @@ async def _run_import(
     out.created, out.updated = len(creates), len(updates)
     out.unchanged = len(rows) - len(creates) - len(updates)
     if not dry_run:
-        await _write(conn, spec, creates, updates)
-        await audit.record(
+        await writes.write_many(
             conn,
+            spec,
             principal,
-            action="import",
-            resource=spec.name,
-            resource_id=None,
-            after={"rows": len(rows), "created": out.created, "updated": out.updated, "unchanged": out.unchanged},
+            [r.data for r in creates],
+            [(r.existing, r.data, r.changes) for r in updates],
+            summary={"rows": len(rows), "created": out.created, "updated": out.updated, "unchanged": out.unchanged},
         )
     return out
-
-
-async def _load_children(conn: AsyncConnection, spec: ResourceSpec, records: list[dict[str, Any]]) -> None:
-    for i in range(0, len(records), CHUNK):
-        await attach_children(conn, spec, records[i : i + CHUNK])
 
 
 async def _validate_row(ctx: Ctx, ispec: ImportSpec, r: _Row, err) -> None:
@@ -276,138 +256,22 @@ async def _validate_row(ctx: Ctx, ispec: ImportSpec, r: _Row, err) -> None:
         for e in exc.errors():
             err(RowError(r.number, _loc_field(e["loc"]), e["msg"]))
         return
-    if existing is None:
-        data = validated.model_dump()
-        changes = data
-    else:
-        changes = validated.model_dump(exclude_unset=True)
-        try:
-            refuse_nulled_required(spec, changes)
-        except AppError as exc:
-            for e in exc.errors or []:
+    try:
+        if existing is None:
+            r.changes = {**validated.model_dump(), **parent}
+            r.data = await writes.prepare_create(ctx, dict(r.changes), natural_keys=False)
+        else:
+            r.changes = {**validated.model_dump(exclude_unset=True), **parent}
+            r.data = await writes.prepare_update(ctx, existing, r.changes, natural_keys=False)
+    except AppError as exc:
+        r.data = None
+        if exc.errors:
+            for e in exc.errors:
                 err(RowError(r.number, _loc_field(e["loc"]), e["msg"]))
-            return
-        data = {**existing, **changes}
-    if parent:
-        data.update(parent)
-    col = spec.unit_column
-    unit_id = data.get(col) if col else None
-    if unit_id is not None:
-        if not ctx._scope.get(unit_id, False) and not await ctx.in_scope(unit_id):
-            err(RowError(r.number, col, f"unit {unit_id} is outside your scope"))
-            return
-        if ctx._units.get(unit_id) is None and await ctx.unit(unit_id) is None:
-            err(RowError(r.number, col, f"{unit_id} is not a unit"))
-            return
-    if spec.rules or spec.server_fields or spec.authorize_write:
-        try:
-            await validate(ctx, data, existing, natural_keys=False, scope_checked=True)
-        except AppError as exc:
-            field_name = _loc_field(exc.errors[0]["loc"]) if exc.errors else (col or "")
-            err(RowError(r.number, field_name, exc.detail))
-            return
-    r.data, r.changes = data, changes
-
-
-async def _check_natural_keys(conn: AsyncConnection, ispec: ImportSpec, rows: list[_Row], err) -> None:
-    spec = ispec.spec
-    t = spec.table
-    for nk in spec.natural_keys:
-        if set(nk.columns) == set(ispec.match_on):
-            continue  # the key rows match on: a row that has it updates that record, repeats were refused above
-        wanted: dict[tuple, _Row] = {}
-        for r in rows:
-            if r.data is None:
-                continue
-            key = tuple(r.data.get(c) for c in nk.columns)
-            if any(v is None for v in key):
-                continue
-            if key in wanted:
-                err(RowError(r.number, nk.columns[-1], f"{nk.message} (row {wanted[key].number} of this import)"))
-                continue
-            wanted[key] = r
-        if not wanted:
-            continue
-        found = await select_by_keys(conn, t, list(nk.columns), list(wanted))
-        for rec in found:
-            r = wanted[tuple(rec[c] for c in nk.columns)]
-            if r.existing is None or r.existing["id"] != rec["id"]:
-                err(RowError(r.number, nk.columns[-1], nk.message))
+        else:
+            err(RowError(r.number, spec.unit_column or "", exc.detail))
 
 
 def _changed(spec: ResourceSpec, r: _Row) -> bool:
     assert r.existing is not None and r.changes is not None
     return any(r.existing.get(k) != v for k, v in r.changes.items())
-
-
-async def _write(conn: AsyncConnection, spec: ResourceSpec, creates: list[_Row], updates: list[_Row]) -> None:
-    t = spec.table
-    now = utcnow()
-    if creates:
-        columns = [c for c in t.c.keys() if c not in ("id", "created_at", "updated_at", "version")]  # noqa: SIM118
-        # children need their parents' ids up front; otherwise the table's own sequence numbers the rows
-        ids = await allocate_ids(conn, t, len(creates)) if spec.children else None
-        derive = spec.derive
-        values = []
-        for r in creates:
-            data = r.data if derive is None else {**r.data, **derive(r.data)}
-            values.append((*[data.get(c) for c in columns], now, now, 1))
-        columns += ["created_at", "updated_at", "version"]
-        if ids is not None:
-            columns.append("id")
-            values = [(*v, rid) for v, rid in zip(values, ids, strict=True)]
-        await insert_values(conn, t, columns, values)
-        if ids is not None:
-            await _write_children(
-                conn, spec, [(rid, r.data) for rid, r in zip(ids, creates, strict=True)], replace=False
-            )
-    if updates:
-        params = []
-        for r in updates:
-            data = dict(r.data)
-            if spec.derive is not None:
-                data.update(spec.derive(data))
-            row, _ = split_body(spec, data)
-            params.append(
-                {
-                    **{f"v_{k}": v for k, v in row.items()},
-                    "b_id": r.existing["id"],
-                    "b_version": r.existing["version"] + 1,
-                }
-            )
-        columns = sorted({k[2:] for p in params for k in p if k.startswith("v_")})
-        stmt = (
-            update(t)
-            .where(t.c.id == bindparam("b_id"))
-            .values({**{c: bindparam(f"v_{c}") for c in columns}, "updated_at": now, "version": bindparam("b_version")})
-        )
-        params = [
-            {**{f"v_{c}": p.get(f"v_{c}") for c in columns}, "b_id": p["b_id"], "b_version": p["b_version"]}
-            for p in params
-        ]
-        for i in range(0, len(params), 5000):
-            await conn.execute(stmt, params[i : i + 5000])
-        await _write_children(conn, spec, [(r.existing["id"], r.changes) for r in updates], replace=True)
-
-
-async def _write_children(
-    conn: AsyncConnection, spec: ResourceSpec, items: list[tuple[int, dict[str, Any]]], *, replace: bool
-) -> None:
-    for child in spec.children:
-        ct = child.table
-        touched = [(rid, data[child.field]) for rid, data in items if child.field in data]
-        if not touched:
-            continue
-        if replace:
-            ids = [rid for rid, _ in touched]
-            for i in range(0, len(ids), CHUNK):
-                q = delete(ct).where(ct.c[child.parent_fk].in_(ids[i : i + CHUNK]))
-                for k, v in child.fixed.items():
-                    q = q.where(ct.c[k] == v)
-                await conn.execute(q)
-        rows = [
-            {**row, **child.fixed, child.parent_fk: rid} for rid, value in touched for row in child.to_rows(value or [])
-        ]
-        if rows:
-            columns = sorted({k for r in rows for k in r})
-            await insert_rows(conn, ct, [{c: r.get(c) for c in columns} for r in rows])

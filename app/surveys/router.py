@@ -1,5 +1,5 @@
-from app.common.router import crud_router
+from app.common.router import resource_router
 from app.surveys.schemas import SatisfactionSurveyQuery
 from app.surveys.service import spec
 
-router = crud_router(spec, query_model=SatisfactionSurveyQuery)
+router = resource_router(spec, query_model=SatisfactionSurveyQuery)

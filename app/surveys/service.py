@@ -7,7 +7,8 @@ from typing import Any
 from sqlalchemy import and_
 
 from app.common.records import external_ref_key, not_null
-from app.common.resource import Ctx, ResourceSpec
+from app.common.spec import ResourceSpec
+from app.common.writes import Ctx
 from app.errors import Invalid
 from app.models import SatisfactionSurvey
 from app.surveys.schemas import SatisfactionSurveyCreate, SatisfactionSurveyRead, SatisfactionSurveyUpdate

@@ -1,5 +1,5 @@
-from app.common.router import crud_router
+from app.common.router import resource_router
 from app.trainings.schemas import TrainingQuery
 from app.trainings.service import spec
 
-router = crud_router(spec, query_model=TrainingQuery)
+router = resource_router(spec, query_model=TrainingQuery)

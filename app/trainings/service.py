@@ -7,7 +7,8 @@ from typing import Any
 from sqlalchemy import select
 
 from app.common.records import external_ref_key
-from app.common.resource import Child, Ctx, ResourceSpec, require_fields
+from app.common.spec import Child, ResourceSpec, require_fields
+from app.common.writes import Ctx
 from app.errors import Invalid
 from app.models import Training, TrainingParticipant, Unit
 from app.trainings.schemas import TrainingCreate, TrainingRead, TrainingUpdate

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from app.common.records import external_ref_key, not_null
-from app.common.resource import NaturalKey, ResourceSpec
+from app.common.spec import NaturalKey, ResourceSpec
 from app.models import UnitPlan
 from app.unit_plans.schemas import UnitPlanCreate, UnitPlanRead, UnitPlanUpdate
 

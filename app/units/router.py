@@ -1,5 +1,5 @@
-from app.common.router import crud_router
+from app.common.router import resource_router
 from app.units.schemas import UnitQuery
 from app.units.service import spec
 
-router = crud_router(spec, query_model=UnitQuery, ops=("list", "get", "create", "update"))
+router = resource_router(spec, query_model=UnitQuery, ops=("list", "get", "create", "update"))

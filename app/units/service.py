@@ -8,8 +8,9 @@ from sqlalchemy import or_, select
 
 from app.auth.permissions import Perm
 from app.auth.scope import in_subtree
-from app.common.resource import Ctx, NaturalKey, ResourceSpec
+from app.common.spec import NaturalKey, ResourceSpec
 from app.common.text import fold, like_pattern
+from app.common.writes import Ctx
 from app.errors import Invalid
 from app.models import Unit
 from app.timeutil import local_today

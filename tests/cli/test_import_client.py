@@ -78,7 +78,7 @@ def run_import(server, creds, resource, path, *extra, transport=None) -> Run:
     parser = argparse.ArgumentParser()
     client.add_arguments(parser)
     args = parser.parse_args(
-        ["--url", server, "--client-id", creds[0], "--client-secret", creds[1], *extra, resource, str(path)]
+        ["--url", server, "--client-id", creds[0], f"--client-secret={creds[1]}", *extra, resource, str(path)]
     )
     out, err, sleeps = io.StringIO(), io.StringIO(), []
     code = client.run(args, transport=transport, out=out, err=err, sleep=sleeps.append, backoff=0.01)

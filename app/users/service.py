@@ -1,0 +1,67 @@
+"""Users and API clients: records of the shared machinery, written through the write service."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.auth.passwords import hash_password
+from app.auth.permissions import Perm
+from app.auth.principal import Principal
+from app.common import repository, writes
+from app.common.spec import NaturalKey, ResourceSpec
+from app.models import ApiClient, User
+from app.users.schemas import ApiClientCreate, ApiClientRead, ApiClientUpdate, UserCreate, UserRead, UserUpdate
+
+users = User.__table__
+clients = ApiClient.__table__
+
+
+def _hash_password(data: dict[str, Any]) -> dict[str, Any]:
+    return {"password_hash": hash_password(data["password"])} if data.get("password") else {}
+
+
+user_spec = ResourceSpec(
+    name="users",
+    table=users,
+    create=UserCreate,
+    update=UserUpdate,
+    read=UserRead,
+    read_perm=Perm.ADMIN,
+    write_perm=Perm.ADMIN,
+    scoped_read=False,
+    filters={"role": lambda v: users.c.role == str(v), "active": lambda v: users.c.active.is_(v)},
+    natural_keys=[NaturalKey(("username",), "A user with this username exists.")],
+    derive=_hash_password,
+)
+
+client_spec = ResourceSpec(
+    name="api-clients",
+    table=clients,
+    create=ApiClientCreate,
+    update=ApiClientUpdate,
+    read=ApiClientRead,
+    read_perm=Perm.ADMIN,
+    write_perm=Perm.ADMIN,
+    scoped_read=False,
+    filters={"role": lambda v: clients.c.role == str(v), "active": lambda v: clients.c.active.is_(v)},
+)
+
+
+async def create_client(conn: AsyncConnection, principal: Principal, body: ApiClientCreate) -> tuple[dict, str]:
+    """A new machine client; its secret is returned once and stored only as a hash."""
+    client_secret = secrets.token_urlsafe(32)
+    data = body.model_dump()
+    data["client_id"] = "dxc_" + secrets.token_hex(12)
+    data["secret_hash"] = hash_password(client_secret)
+    record = await writes.create(conn, client_spec, principal, data)
+    return record, client_secret
+
+
+async def revoke_client(conn: AsyncConnection, principal: Principal, record_id: int, if_match: str | None) -> None:
+    """The client stays on record, inactive: its tokens stop working at once."""
+    existing = await repository.load(conn, client_spec, principal, record_id, for_update=True)
+    writes.check_if_match(client_spec, existing, if_match)
+    await writes.change_state(conn, client_spec, principal, existing, {"active": False}, action="revoke")
