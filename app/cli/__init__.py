@@ -124,6 +124,11 @@ def load_demo_data(settings: Settings, args: argparse.Namespace) -> dict[str, in
         replays=args.replays,
         seed=args.seed,
     )
+    if args.national:
+        # the whole country: about 6 million forums; fewer news items and replays per ward than a province
+        # keeps the radio tables near the forums' size (a ward's 40 replays would be 144 million airings)
+        opts.wards, opts.villages, opts.years = 10_000, 100_000, (2021, 2025)
+        opts.news_per_month, opts.replays = 1, 3
     return demo.run(settings, opts)
 
 
@@ -173,6 +178,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--news-per-month", type=int, default=6, help="other items per ward and month")
     p.add_argument("--replays", type=int, default=40, help="mean airings of a ward-radio news item")
     p.add_argument("--seed", type=int, default=20211)
+    p.add_argument(
+        "--national",
+        action="store_true",
+        help="national scale for benchmarks: 10,000 wards, 100,000 villages, 2021-2025, 1 news item a month, "
+        "3 replays (overrides those options; several minutes on PostgreSQL)",
+    )
     from app.cli import import_client as client
 
     client.add_arguments(
