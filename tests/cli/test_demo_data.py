@@ -58,3 +58,19 @@ def test_kpis_read_the_demo_province(capsys):
         assert items["satisfaction_rate"]["status"] in ("met", "not_met")
         r = lead.get("/api/v1/reports/annual", params={"year": 2024, "as_of": "2025-01-01", "format": "xlsx"})
         assert r.status_code == 200, r.text
+
+
+def test_national_sets_the_country_sized_options_whatever_else_is_given(monkeypatch):
+    """`--national` is the benchmark's country (10,000 wards, 100,000 villages, five years), loaded as usual."""
+    import app.cli.demo_data as demo
+
+    seen = []
+    monkeypatch.setattr(cli, "migrate", lambda settings: None)
+    monkeypatch.setattr(cli, "seed", lambda settings: {})
+    monkeypatch.setattr(demo, "run", lambda settings, opts: seen.append(opts) or {})
+    cli.main(["demo-data", "--national", "--wards", "4", "--years", "2024-2024"])
+    (opts,) = seen
+    assert (opts.wards, opts.villages, opts.years) == (10_000, 100_000, (2021, 2025)), opts
+    assert (opts.news_per_month, opts.replays) == (1, 3), opts
+    cli.main(["demo-data", "--wards", "4"])
+    assert (seen[1].wards, seen[1].villages) == (4, 2000), "without --national the options are the user's"
