@@ -9,7 +9,7 @@ from app.auth.permissions import Perm
 from app.auth.principal import CurrentPrincipal, require
 from app.common.responses import problems
 from app.db import DbConn
-from app.reports import service, xlsx
+from app.reports import service
 from app.reports.schemas import AnnualReportOut, AnnualReportQuery
 
 router = APIRouter(prefix="/reports", tags=["reports"])
@@ -26,12 +26,11 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     dependencies=[require(Perm.KPIS_READ)],
 )
 async def get_annual_report(conn: DbConn, principal: CurrentPrincipal, query: Annotated[AnnualReportQuery, Query()]):
-    report = await service.annual(conn, principal, query.year, query.as_of)
     if query.format == "xlsx":
-        labels = await service.unit_labels(conn, principal)
         return Response(
-            xlsx.workbook(report, labels),
+            await service.annual_workbook(conn, principal, query.year, query.as_of),
             media_type=XLSX,
             headers={"Content-Disposition": f'attachment; filename="bao-cao-nam-{query.year}.xlsx"'},
         )
+    report = await service.annual(conn, principal, query.year, query.as_of)
     return Response(orjson.dumps(report), media_type="application/json")
