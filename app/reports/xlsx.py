@@ -65,8 +65,8 @@ SUMMARY_SHEET = "Tổng hợp"
 MONTHLY_SHEET = "Theo tháng"
 BUDGET_SHEET = "Kinh phí"
 
-COUNT = "#,##0"
-PERCENT = "0.0%"
+COUNT = "#,##0_)"  # _) keeps the digits off the right grid line
+PERCENT = "0.0%_)"
 FONT = "Times New Roman"
 SIZE = 12
 LINE_PT = 15.5  # one line of 12 pt Times New Roman with room above for stacked diacritics (Ấ, Ỗ)
@@ -195,7 +195,7 @@ def _percent_target(kpi: dict[str, Any]) -> tuple[float | None, str | None]:
     if kpi["target"] is None:
         return None, None
     sign = COMPARISON_VI.get(kpi["comparison"] or "", "")
-    return float(kpi["target"]), f'"{sign} "0%'
+    return float(kpi["target"]), f'"{sign} "0%_)'
 
 
 def _official_heading(sheet: Sheet, report: dict[str, Any], today: date, left: int) -> int:

@@ -137,7 +137,7 @@ def test_the_summary_names_each_kpi_in_vietnamese_and_matches_the_json(wb, repor
         for row in wb[name].iter_rows(values_only=True):
             assert not codes & set(row), (name, row)  # no `unit_plan_coverage` where a reader looks
     targets = {ws.cell(row=header_row(ws) + 1 + i, column=6).number_format for i in range(len(KPIS))}
-    assert targets == {'"≥ "0%', '"> "0%', "General"}, targets  # the comparison shown, the value a number
+    assert targets == {'"≥ "0%_)', '"> "0%_)', "General"}, targets  # the comparison shown, the value a number
 
 
 def test_each_kpi_appendix_lists_its_units_and_a_total(wb, report):
@@ -188,13 +188,13 @@ def test_every_count_and_amount_shows_thousands_separators_and_stays_a_number(wb
             for cell in row:
                 if isinstance(cell.value, int) and cell.column > 1:  # column A is STT or the month
                     # a count or an amount; or a 100% target, which reads back as the integer 1
-                    assert cell.number_format == "#,##0" or cell.number_format.endswith("%"), (
+                    assert cell.number_format == "#,##0_)" or cell.number_format.endswith("%_)"), (
                         name,
                         cell.coordinate,
                         cell.number_format,
                     )
                 if isinstance(cell.value, float):
-                    assert cell.number_format.endswith("%"), (name, cell.coordinate, cell.number_format)
+                    assert cell.number_format.endswith("%_)"), (name, cell.coordinate, cell.number_format)
                 if cell.data_type == "s" and cell.value:
                     assert not re.fullmatch(r"[\d.,%\s]+", cell.value), (name, cell.coordinate, cell.value)
 
