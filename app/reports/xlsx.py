@@ -12,9 +12,12 @@ string cells, never as a formula, whatever it begins with.
 from __future__ import annotations
 
 import math
+from copy import copy
 from datetime import date
+from functools import cache
 from io import BytesIO
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from openpyxl import Workbook
 from openpyxl.cell.cell import Cell
@@ -73,9 +76,11 @@ LINE_PT = 15.5  # one line of 12 pt Times New Roman with room above for stacked 
 THIN = Side(style="thin", color="000000")
 GRID = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
 HEADER_FILL = PatternFill("solid", fgColor="E7EEF7")
+_STYLES: WeakKeyDictionary[Workbook, dict[tuple, Any]] = WeakKeyDictionary()
 ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII")
 
 
+@cache
 def font(size: int = SIZE, *, bold: bool = False, italic: bool = False, underline: str | None = None) -> Font:
     return Font(name=FONT, size=size, bold=bold, italic=italic, underline=underline)
 
@@ -86,6 +91,7 @@ class Sheet:
     def __init__(self, ws: Worksheet, widths: list[float]) -> None:
         self.ws, self.widths = ws, widths
         self.heights: dict[int, float] = {}
+        self.styles = _STYLES.setdefault(ws.parent, {})  # one cache per workbook: style ids are the workbook's
         for col, width in enumerate(widths, start=1):
             ws.column_dimensions[get_column_letter(col)].width = width
 
@@ -104,6 +110,7 @@ class Sheet:
         align: str = "left",
         wrap: bool = True,
         border: bool = False,
+        fill: bool = False,
         span: int = 1,
     ) -> Cell:
         """Write one cell (merged over `span` columns). Text is a string cell even when it begins with '=':
@@ -112,15 +119,26 @@ class Sheet:
         cell.value = value
         if isinstance(value, str):
             cell.data_type = "s"
-        cell.font = style or font()
-        indent = 1 if align in ("left", "right") and border else 0  # text off the grid lines
-        cell.alignment = Alignment(horizontal=align, vertical="center", wrap_text=wrap, indent=indent)
-        if fmt:
-            cell.number_format = fmt
+        style = style or font()
+        key = (style.sz, style.b, style.i, style.u, align, wrap, fmt, border, fill)
+        known = self.styles.get(key)
+        if known is not None:
+            cell._style = copy(known)  # openpyxl hashes every style object it is given: 1 ms a cell otherwise
+        else:
+            cell.font = style
+            indent = 1 if align in ("left", "right") and border else 0  # text off the grid lines
+            cell.alignment = Alignment(horizontal=align, vertical="center", wrap_text=wrap, indent=indent)
+            if fmt:
+                cell.number_format = fmt
+            if border:
+                cell.border = GRID
+            if fill:
+                cell.fill = HEADER_FILL
+            self.styles[key] = copy(cell._style)
         if span > 1:
             self.ws.merge_cells(start_row=row, start_column=col, end_row=row, end_column=col + span - 1)
         if border:
-            for c in range(col, col + span):
+            for c in range(col + 1, col + span):
                 self.ws.cell(row=row, column=c).border = GRID
         if isinstance(value, str) and wrap:
             width = sum(self.widths[col - 1 : col - 1 + span])
@@ -142,8 +160,7 @@ class Sheet:
 
     def header(self, row: int, titles: list[str]) -> None:
         for col, title in enumerate(titles, start=1):
-            self.put(row, col, title, style=font(bold=True), align="center", border=True)
-            self.ws.cell(row=row, column=col).fill = HEADER_FILL
+            self.put(row, col, title, style=font(bold=True), align="center", border=True, fill=True)
 
     def line(self, row: int, values: list[Any], fmts: list[str | None], *, bold: bool = False) -> None:
         """A table row: numbers right-aligned in their format, text left, every cell in the grid."""
@@ -284,18 +301,16 @@ def _month_label(month: str) -> int:
 def _monthly(ws: Worksheet, number: int, report: dict[str, Any], today: date) -> None:
     codes = list(report["monthly"])
     sheet = Sheet(ws, [11] + [11.5] * (4 * len(codes)))
-    top = _appendix_heading(sheet, number, "Kết quả thực hiện hằng tháng", report, today)
-    sheet.put(top, 1, f"Tháng (năm {report['year']})", style=font(bold=True), align="center", border=True)
+    top = _appendix_heading(sheet, number, f"Kết quả thực hiện hằng tháng năm {report['year']}", report, today)
+    bold = font(bold=True)
+    sheet.put(top, 1, "Tháng", style=bold, align="center", border=True, fill=True)
     sheet.put(top + 1, 1, "", border=True)
     ws.merge_cells(start_row=top, start_column=1, end_row=top + 1, end_column=1)
-    ws.cell(row=top, column=1).fill = HEADER_FILL
     for i, code in enumerate(codes):
         col = 2 + 4 * i
-        sheet.put(top, col, BY_CODE[code].sheet, style=font(bold=True), align="center", border=True, span=4)
-        ws.cell(row=top, column=col).fill = HEADER_FILL
+        sheet.put(top, col, BY_CODE[code].sheet, style=bold, align="center", border=True, fill=True, span=4)
         for j, title in enumerate(("Tử số", "Mẫu số", "Tỷ lệ", "Mục tiêu")):
-            sheet.put(top + 1, col + j, title, style=font(bold=True), align="center", border=True)
-            ws.cell(row=top + 1, column=col + j).fill = HEADER_FILL
+            sheet.put(top + 1, col + j, title, style=bold, align="center", border=True, fill=True)
     targets = {k["code"]: _percent_target(k) for k in report["kpis"]}
     months = sorted({p["month"] for series in report["monthly"].values() for p in series})
     by_code = {code: {p["month"]: p for p in series} for code, series in report["monthly"].items()}

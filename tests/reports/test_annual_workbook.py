@@ -172,10 +172,11 @@ def test_the_monthly_sheet_holds_both_series_with_their_targets(wb):
     ws = wb["Theo tháng"]
     assert headers(ws) == HEADERS["Theo tháng"]
     assert [ws.cell(row=header_row(ws) - 1, column=c).value for c in (1, 2, 6)] == [
-        f"Tháng (năm {YEAR})",
+        "Tháng",
         "Phát thanh - truyền hình",
         "Diễn đàn thôn, khối phố",
     ]
+    assert ws["A2"].value == f"Kết quả thực hiện hằng tháng năm {YEAR}"
     rows = body(ws)
     assert [r[0] for r in rows] == list(range(1, 13))
     assert rows[0][1:] == [2, 14, approx(2 / 14), 1.0, 2, 2, 1.0, 1.0], rows[0]
