@@ -142,7 +142,7 @@ class Sheet:
                 self.ws.cell(row=row, column=c).border = GRID
         if isinstance(value, str) and wrap:
             width = sum(self.widths[col - 1 : col - 1 + span])
-            self.fit(row, _lines(value, width, cell.font), cell.font.sz)
+            self.fit(row, _lines(value, width, cell.font, cell.alignment.indent), cell.font.sz)
         else:
             self.fit(row, 1, cell.font.sz)
         return cell
@@ -187,11 +187,22 @@ class Sheet:
         ws.freeze_panes = f"A{header_rows[1] + 1}"
 
 
-def _lines(text: str, width: float, style: Font) -> int:
+def _measure(text: str) -> float:
+    """The width of `text` in lowercase characters of Times New Roman: capitals and digits are wider (measured
+    on LibreOffice's print: a capital takes 1.6 times a lowercase letter, a digit 1.2)."""
+    return sum(1.65 if c.isupper() else 1.2 if c.isdigit() else 1.0 for c in text)
+
+
+def _lines(text: str, width: float, style: Font, indent: int = 0) -> int:
     """How many lines `text` takes in a column `width` characters wide (Times New Roman, a little wider bold
     and larger; a margin so that a word break never adds an unexpected line)."""
-    per_line = max(1.0, width * 1.15 * SIZE / (style.sz or SIZE) * (0.9 if style.b else 1.0) - 1)
-    return sum(max(1, math.ceil(len(part) / per_line)) for part in text.split("\n"))
+    per_line = max(1.0, width * 1.15 * SIZE / (style.sz or SIZE) * (0.9 if style.b else 1.0) - 1 - 2 * indent)
+    return sum(max(1, math.ceil(_measure(part) / per_line)) for part in text.split("\n"))
+
+
+def _fitting_width(texts: list[str], least: float) -> float:
+    """A column width that holds the longest of `texts` on one line (with the grid's indent)."""
+    return max([least, *(math.ceil(_measure(t) / 1.15) + 4 for t in texts)])
 
 
 def _vi_count(n: int) -> str:
@@ -274,7 +285,8 @@ def _summary(ws: Worksheet, report: dict[str, Any], today: date) -> None:
 def _kpi_sheet(
     ws: Worksheet, number: int, kpi: dict[str, Any], labels: dict[int, tuple[str, str]], report, today
 ) -> None:
-    sheet = Sheet(ws, [6, 18, 52, 13, 13, 12])
+    codes = [labels.get(item["unit_id"], (str(item["unit_id"]), ""))[0] for item in kpi["breakdown"]]
+    sheet = Sheet(ws, [6, min(_fitting_width(codes, 14), 30), 52, 13, 13, 12])
     top = _appendix_heading(sheet, number, kpi["name"], report, today)
     target, target_fmt = _percent_target(kpi)
     result = "chưa có số liệu" if kpi["value"] is None else _vi_percent(kpi["value"], 1)

@@ -345,7 +345,11 @@ def test_libreoffice_prints_each_sheet_on_few_landscape_pages_never_split_sidewa
 
 @pytest.mark.slow
 @needs_office
-def test_libreoffice_prints_vietnamese_text_intact(printed):
-    first = page_texts(printed)[0]
+def test_libreoffice_prints_vietnamese_text_intact_and_unit_codes_unbroken(printed, wb):
+    texts = page_texts(printed)
     for text in ("CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc", "BÁO CÁO", "TRƯỞNG PHÒNG"):
-        assert text in first, (text, first[:800])
+        assert text in texts[0], (text, texts[0][:800])
+    stations = pages_per_sheet(printed, SHEETS)["Phát thanh - truyền hình"]
+    printed_lines = "\n".join(texts[n - 1] for n in stations)
+    for code in [row[1] for row in body(wb["Phát thanh - truyền hình"])[:-1]]:  # PH-TRUONGXUAN is the longest
+        assert re.search(rf"\b{re.escape(code)}\b", printed_lines), (code, "split over two lines or cut")
