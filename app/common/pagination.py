@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated, Generic, NamedTuple, TypeVar
 
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -41,13 +41,29 @@ def _sign(payload: bytes) -> str:
     )
 
 
-def encode_cursor(last_id: int) -> str:
-    payload = str(last_id).encode()
+class Cursor(NamedTuple):
+    """Where the next page starts, and the total counted on the walk's first page (for the same query)."""
+
+    after: int
+    total: int | None = None
+    walk: str = ""
+
+
+def walk_key(*parts: object) -> str:
+    """A short digest of what a total was counted for (resource, caller, filters): a cursor replayed with other
+    filters or by another caller still says where to start, but its total is counted again."""
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:12]
+
+
+def encode_cursor(last_id: int, total: int | None = None, walk: str = "") -> str:
+    """`<id>` (old form, still read) or `<id>:<total>:<walk>`, base64url, then an HMAC of it."""
+    text = str(last_id) if total is None else f"{last_id}:{total}:{walk}"
+    payload = text.encode()
     return base64.urlsafe_b64encode(payload).decode().rstrip("=") + "." + _sign(payload)
 
 
-def decode_cursor(cursor: str | None) -> int | None:
-    """The id after which the page starts; a cursor this server did not issue is a 422."""
+def decode_cursor(cursor: str | None) -> Cursor | None:
+    """Where the page starts (and the carried total); a cursor this server did not issue is a 422."""
     if cursor is None:
         return None
     try:
@@ -55,10 +71,12 @@ def decode_cursor(cursor: str | None) -> int | None:
         payload = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
         if not hmac.compare_digest(sig, _sign(payload)):
             raise ValueError
-        value = int(payload.decode("ascii"))
-        if value < 0:
+        after, *rest = payload.decode("ascii").split(":")
+        value = int(after)
+        total = int(rest[0]) if rest else None
+        if value < 0 or (total is not None and total < 0) or len(rest) not in (0, 2):
             raise ValueError
-        return value
+        return Cursor(value, total, rest[1] if rest else "")
     except (ValueError, UnicodeDecodeError):
         raise Invalid("The cursor is not one this server issued.", loc=["query", "cursor"]) from None
 

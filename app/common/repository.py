@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.auth.principal import Principal
 from app.auth.scope import scope_clause
 from app.common.bulk import allocate_ids, insert_rows, insert_values, select_by_keys
-from app.common.pagination import decode_cursor, encode_cursor
+from app.common.pagination import decode_cursor, encode_cursor, walk_key
 from app.common.spec import NaturalKey, ResourceSpec
 from app.errors import Conflict, NotFound
 from app.models import Unit
@@ -126,23 +126,32 @@ async def fetch_page(
     *,
     parent_id: int | None = None,
 ) -> tuple[list[dict[str, Any]], int, str | None]:
-    """One keyset page of what the principal sees, the total, and the next cursor."""
+    """One keyset page of what the principal sees, the total, and the next cursor.
+
+    The total is counted on the first page of a walk and carried in the signed cursor to the next ones, so a
+    page costs the same wherever it is and however large the table: `count(*)` over everything a city-wide
+    caller sees was most of a page's time at 200,000 rows. A cursor counted for another query (filters,
+    caller, parent) is counted again."""
     t = spec.table
     clauses = list_clauses(spec, principal, query, parent_id)
-    after = decode_cursor(getattr(query, "cursor", None))
+    cursor = decode_cursor(getattr(query, "cursor", None))
     limit = query.limit  # type: ignore[attr-defined]
+    walk = walk_key(spec.name, principal.key, parent_id, query.model_dump(exclude={"cursor", "limit"}))
     page_q = select(t).where(*clauses)
-    if after is not None:
-        page_q = page_q.where(t.c.id > after)
+    if cursor is not None:
+        page_q = page_q.where(t.c.id > cursor.after)
     rows = [dict(r) for r in (await conn.execute(page_q.order_by(t.c.id).limit(limit + 1))).mappings()]
-    total = await conn.scalar(select(func.count()).select_from(t).where(*clauses))
+    if cursor is not None and cursor.total is not None and cursor.walk == walk:
+        total = cursor.total
+    else:
+        total = int(await conn.scalar(select(func.count()).select_from(t).where(*clauses)) or 0)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1]["id"])
+        next_cursor = encode_cursor(rows[-1]["id"], total, walk)
     await attach_children(conn, spec, rows)
     _add_per_caller(spec, principal, rows)
-    return rows, int(total or 0), next_cursor
+    return rows, total, next_cursor
 
 
 async def iterate_all(

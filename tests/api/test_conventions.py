@@ -36,6 +36,55 @@ def test_pages_follow_the_cursor_in_id_order_with_total_and_link(world, viewer):
     assert pages == -(-total // 7)
 
 
+F = "/api/v1/forums"
+
+
+def _forum(api, world, day: str, n: int) -> int:
+    body = {
+        "unit_id": world.unit_id("PH-ANMY"),
+        "kind": "village_forum",
+        "held_on": day,
+        "title": f"Diễn đàn phân trang {n}",
+        "attendees": 10,
+        "questions_answered": 1,
+    }
+    r = api.post(F, json=body)
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def test_a_walk_counts_its_total_once_and_a_first_page_is_always_exact(world, lead, viewer):
+    """The total is counted on a walk's first page and carried by its cursor: a row added mid-walk does not
+    change the walk's total, a new first page counts it, and a cursor replayed with other filters or by
+    another caller is counted for them."""
+    window = {"from": "2019-03-01", "to": "2019-03-31"}
+    made = [_forum(lead, world, f"2019-03-{d:02d}", d) for d in range(1, 6)]
+    first = lead.get(F, params={**window, "limit": 2}).json()
+    assert first["total"] == 5 and [i["id"] for i in first["items"]] == made[:2], first
+    made.append(_forum(lead, world, "2019-03-20", 20))
+    second = lead.get(F, params={**window, "limit": 2, "cursor": first["next_cursor"]}).json()
+    assert second["total"] == 5, "the walk's total is the one its first page counted"
+    assert [i["id"] for i in second["items"]] == made[2:4]
+    again = lead.get(F, params={**window, "limit": 2}).json()
+    assert again["total"] == 6, "a first page counts what is there now"
+    other = {"from": "2019-03-03", "to": "2019-03-31"}
+    replayed = lead.get(F, params={**other, "limit": 2, "cursor": first["next_cursor"]}).json()
+    assert replayed["total"] == 4 and [i["id"] for i in replayed["items"]] == made[2:4], replayed
+    by_viewer = viewer.get(F, params={**window, "limit": 2, "cursor": first["next_cursor"]})
+    assert by_viewer.status_code == 200 and by_viewer.json()["total"] == 6, by_viewer.text
+
+
+def test_a_cursor_whose_carried_total_was_altered_is_422(world, lead):
+    import base64
+
+    page = lead.get(U, params={"limit": 1}).json()
+    raw, sig = page["next_cursor"].split(".")
+    after, total, walk = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode().split(":")
+    forged = base64.urlsafe_b64encode(f"{after}:{int(total) + 1}:{walk}".encode()).decode().rstrip("=")
+    r = lead.get(U, params={"limit": 1, "cursor": f"{forged}.{sig}"})
+    assert r.status_code == 422, r.text
+
+
 @pytest.mark.parametrize(
     "params",
     [
