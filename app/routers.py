@@ -11,6 +11,7 @@ from app.contests.router import router as contests_router
 from app.forums.router import router as forums_router
 from app.imports.router import router as imports_router
 from app.kpis.router import router as kpis_router
+from app.plans.router import router as plans_router
 from app.reports.router import router as reports_router
 from app.surveys.router import router as satisfaction_surveys_router
 from app.trainings.router import router as trainings_router
@@ -23,6 +24,7 @@ API_ROUTERS = [
     users_router,
     clients_router,
     units_router,
+    plans_router,
     activities_router,
     imports_router,
     budget_rounds_router,

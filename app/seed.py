@@ -1,4 +1,5 @@
-"""The plan's units and activities, loaded on first start; running it again changes nothing."""
+"""The city's units and the seeded plan (app/plans/seeded.py), loaded on first start; running it again changes
+nothing."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ from sqlalchemy.engine import Connection
 from app.auth.passwords import hash_password
 from app.common.text import fold
 from app.db import utcnow
-from app.models import Activity, ActivityUnit, AuditEvent, Unit, User
+from app.models import Activity, ActivityUnit, AuditEvent, Plan, PlanTarget, Unit, User
+from app.plans import seeded
 
 units = Unit.__table__
 activities = Activity.__table__
 activity_units = ActivityUnit.__table__
+plans = Plan.__table__
+plan_targets = PlanTarget.__table__
 users = User.__table__
 audit_events = AuditEvent.__table__
 
@@ -46,49 +50,6 @@ WARDS = [
     ("XA-TAMPHU", "Xã Tam Phú", "commune", False),
     ("XA-TAMTHANH", "Xã Tam Thanh", "commune", True),
     ("XA-TAMTHANG", "Xã Tam Thăng", "commune", False),
-]
-
-PLAN_START, PLAN_END = date(2021, 7, 1), date(2025, 12, 31)
-ORG_KINDS = ("department", "association", "ward", "commune")
-LOCAL_KINDS = ("ward", "commune")
-
-# code, title, frequency, lead (codes or kinds), coordinating (codes or kinds)
-ACTIVITIES: list[tuple[str, str, str, tuple[str, ...], tuple[str, ...]]] = [
-    ("A", "Các cơ quan, đơn vị, địa phương ban hành kế hoạch truyền thông chuyển đổi số", "yearly", ORG_KINDS, ()),
-    (
-        "B1",
-        "Chuyên mục chuyển đổi số trên Đài Truyền thanh - Truyền hình thành phố (1 kỳ/tháng, phát 4 lần)",
-        "monthly",
-        ("TT-VHTTTT",),
-        ("P-VHTT",),
-    ),
-    ("B2", "Tin bài về chuyển đổi số trên cổng thông tin điện tử", "monthly", ORG_KINDS, ("VP-UBND",)),
-    (
-        "B3",
-        "Phóng sự chuyển đổi số trên đài truyền thanh phường, xã (1 phóng sự 10-15 phút/tháng, phát 3 lần)",
-        "monthly",
-        LOCAL_KINDS,
-        ("P-VHTT", "TT-VHTTTT"),
-    ),
-    (
-        "C1",
-        "Hội thảo, tập huấn chuyển đổi số cho cán bộ, công chức, viên chức",
-        "yearly",
-        ("P-VHTT",),
-        ("P-NV", "VP-UBND"),
-    ),
-    ("C2", "Đối thoại giữa lãnh đạo thành phố và doanh nghiệp về chuyển đổi số", "yearly", ("P-KT",), ("HKN-TK",)),
-    (
-        "C3",
-        "Tập huấn kỹ năng số cho người dân tại phường, xã thí điểm",
-        "yearly",
-        ("P-VHTT",),
-        ("XA-TAMTHANH", "PH-TANTHANH"),
-    ),
-    ("C4", "Diễn đàn chuyển đổi số hằng tháng tại thôn, khối phố", "monthly", LOCAL_KINDS, ("P-VHTT",)),
-    ("D", "Tờ rơi, pa-nô điện tử tuyên truyền chuyển đổi số", "yearly", ("TT-VHTTTT",), ("P-VHTT",)),
-    ("E", "Cuộc thi trực tuyến tìm hiểu về chuyển đổi số", "yearly", ("TD-TK",), ("P-VHTT",)),
-    ("F", "Sơ kết hằng năm, tổng kết 5 năm thực hiện kế hoạch", "yearly", ("P-VHTT",), ORG_KINDS),
 ]
 
 
@@ -127,9 +88,36 @@ def _ensure_unit(conn: Connection, code: str, name: str, kind: str, parent_id: i
     return unit_id
 
 
+def _ensure_plan(conn: Connection, city_id: int) -> tuple[int, bool]:
+    """The seeded plan's id, and whether it was added now (its targets come with it, once)."""
+    found = conn.scalar(select(plans.c.id).where(plans.c.code == seeded.CODE))
+    if found is not None:
+        return found, False
+    now = utcnow()
+    values = dict(
+        code=seeded.CODE,
+        title=seeded.TITLE,
+        issued_by_unit_id=city_id,
+        starts_on=seeded.PLAN_START,
+        ends_on=seeded.PLAN_END,
+        required_unit_kinds=list(seeded.REQUIRED_UNIT_KINDS),
+    )
+    plan_id = conn.execute(
+        insert(plans).values(**values, created_at=now, updated_at=now, version=1).returning(plans.c.id)
+    ).scalar_one()
+    _audit(conn, "plans", plan_id, values)
+    for kpi_code, target, comparison in seeded.TARGETS:
+        row = dict(plan_id=plan_id, kpi_code=kpi_code, year=None, target=target, comparison=comparison)
+        target_id = conn.execute(
+            insert(plan_targets).values(**row, created_at=now, updated_at=now, version=1).returning(plan_targets.c.id)
+        ).scalar_one()
+        _audit(conn, "plan-targets", target_id, row)
+    return plan_id, True
+
+
 def seed(conn: Connection) -> dict[str, int]:
-    """Insert whatever of the plan's units and activities is missing; returns how many were added."""
-    added = {"units": 0, "activities": 0}
+    """Insert whatever of the units, the seeded plan and its activities is missing; returns how many were added."""
+    added = {"units": 0, "plans": 0, "activities": 0}
     before = conn.scalar(select(units.c.id).order_by(units.c.id.desc()).limit(1)) or 0
     city_id = _ensure_unit(conn, *CITY, None)
     for code, name, kind in DEPARTMENTS:
@@ -137,6 +125,8 @@ def seed(conn: Connection) -> dict[str, int]:
     for code, name, kind, pilot in WARDS:
         _ensure_unit(conn, code, name, kind, city_id, pilot)
     added["units"] = len([1 for (i,) in conn.execute(select(units.c.id).where(units.c.id > before))])
+    plan_id, plan_added = _ensure_plan(conn, city_id)
+    added["plans"] = int(plan_added)
 
     today = date.today()
     active_units = conn.execute(
@@ -148,30 +138,35 @@ def seed(conn: Connection) -> dict[str, int]:
     def resolve(names: tuple[str, ...]) -> list[int]:
         return [u.id for u in active_units if u.code in names or u.kind in names]
 
-    for code, title, frequency, lead, coordinating in ACTIVITIES:
-        if conn.scalar(select(activities.c.id).where(activities.c.code == code)) is not None:
+    for activity in seeded.ACTIVITIES:
+        exists = select(activities.c.id).where(activities.c.plan_id == plan_id, activities.c.code == activity.code)
+        if conn.scalar(exists) is not None:
             continue
         now = utcnow()
         activity_id = conn.execute(
             insert(activities)
             .values(
-                code=code,
-                title=title,
+                plan_id=plan_id,
+                code=activity.code,
+                title=activity.title,
                 description="",
-                frequency=frequency,
-                starts_on=PLAN_START,
-                ends_on=PLAN_END,
+                frequency=activity.frequency,
+                starts_on=seeded.PLAN_START,
+                ends_on=seeded.PLAN_END,
+                quota=activity.quota,
                 created_at=now,
                 updated_at=now,
                 version=1,
             )
             .returning(activities.c.id)
         ).scalar_one()
-        links = [{"activity_id": activity_id, "unit_id": u, "role": "lead"} for u in resolve(lead)]
-        links += [{"activity_id": activity_id, "unit_id": u, "role": "coordinating"} for u in resolve(coordinating)]
+        links = [{"activity_id": activity_id, "unit_id": u, "role": "lead"} for u in resolve(activity.lead)]
+        links += [
+            {"activity_id": activity_id, "unit_id": u, "role": "coordinating"} for u in resolve(activity.coordinating)
+        ]
         if links:
             conn.execute(insert(activity_units), links)
-        _audit(conn, "activities", activity_id, {"code": code, "title": title})
+        _audit(conn, "activities", activity_id, {"plan_id": plan_id, "code": activity.code, "title": activity.title})
         added["activities"] += 1
     return added
 

@@ -33,6 +33,8 @@ class Samples:
             "/users": lambda: {"id": self.user()},
             "/api-clients": lambda: {"id": _post(self.lead, "/api-clients", self.client_body())["id"]},
             "/activities": lambda: {"id": self.activity()},
+            "/plans": lambda: {"id": self.plan()},
+            "/plans/{id}/targets": self.plan_target,
             "/budget-rounds": lambda: {"id": self.budget_round()},
             "/budget-submissions": lambda: {"id": self.budget_submission()},
             "/broadcasts": lambda: {"id": self.record("/broadcasts")},
@@ -78,6 +80,17 @@ class Samples:
     def activity(self) -> int:
         body = {"code": f"T{_tag().upper()}", "title": "Hoạt động thử", "frequency": "yearly"}
         return _post(self.lead, "/activities", body)["id"]
+
+    def plan(self) -> int:
+        """A plan issued by a new village of the owner's: never the city's plan, and never overlapping another."""
+        body = {"code": f"KH-{_tag()}", "title": "Kế hoạch truyền thông CĐS thử", "issued_by_unit_id": self.village(),
+                "starts_on": "2091-01-01", "ends_on": "2095-12-31", "required_unit_kinds": ["ward", "commune"]}  # fmt: skip
+        return _post(self.lead, "/plans", body)["id"]
+
+    def plan_target(self) -> dict[str, int]:
+        plan = self.plan()
+        body = {"kpi_code": "forum_compliance", "year": 2092, "target": 0.6, "comparison": "gte"}
+        return {"id": plan, "target_id": _post(self.lead, f"/plans/{plan}/targets", body)["id"]}
 
     def budget_round(self) -> int:
         body = {"title": "Kinh phí truyền thông CĐS", "period": "2099-H1", "deadline": "2099-06-30T23:59:59+07:00"}

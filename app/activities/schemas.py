@@ -6,9 +6,11 @@ from typing import Annotated
 
 from pydantic import Field
 
+from app.broadcasts.schemas import Channel
 from app.common.pagination import ListQuery
 from app.common.router import RecordListQuery
 from app.common.types import Count, Id, LongText, ReadSchema, Ref, Schema, Url
+from app.forums.schemas import ForumKind
 
 
 class Frequency(StrEnum):
@@ -23,7 +25,31 @@ UnitIds = Annotated[list[Id], Field(max_length=1000)]
 Period = Annotated[str, Field(pattern=r"^\d{4}(-(0[1-9]|1[0-2]))?$")]
 
 
+PerMonth = Annotated[int, Field(ge=1, le=31)]
+Minutes = Annotated[int, Field(ge=1, le=24 * 60)]
+
+
+class Quota(Schema):
+    """What a unit owes each month under the activity: a broadcast quota (`channel`, `airings_per_month`,
+    optionally `min_minutes`/`max_minutes`: activities B1, B3) or a forum quota (`forum_kind`,
+    `forums_per_month`: C4)."""
+
+    channel: Channel | None = None
+    airings_per_month: PerMonth | None = None
+    min_minutes: Minutes | None = None
+    max_minutes: Minutes | None = None
+    forum_kind: ForumKind | None = None
+    forums_per_month: PerMonth | None = None
+
+
+QuotaOut = Annotated[
+    dict[str, str | int] | None,
+    Field(description="The activity's quota as set (only the fields given); null where the plan sets none"),
+]
+
+
 class ActivityCreate(Schema):
+    plan_id: Id | None = Field(default=None, description="Default: the plan covering today, else the latest")
     code: Code
     title: Title
     description: LongText = ""
@@ -32,9 +58,11 @@ class ActivityCreate(Schema):
     coordinating_unit_ids: UnitIds = []
     starts_on: date | None = None
     ends_on: date | None = None
+    quota: Quota | None = None
 
 
 class ActivityUpdate(Schema):
+    plan_id: Id | None = None
     code: Code | None = None
     title: Title | None = None
     description: LongText | None = None
@@ -43,9 +71,11 @@ class ActivityUpdate(Schema):
     coordinating_unit_ids: UnitIds | None = None
     starts_on: date | None = None
     ends_on: date | None = None
+    quota: Quota | None = Field(default=None, description="Replaces the quota whole; null clears it")
 
 
 class ActivityRead(ReadSchema):
+    plan_id: int
     code: str
     title: str
     description: str
@@ -54,9 +84,11 @@ class ActivityRead(ReadSchema):
     coordinating_unit_ids: list[int]
     starts_on: date | None
     ends_on: date | None
+    quota: QuotaOut
 
 
 class ActivityQuery(ListQuery):
+    plan_id: Id | None = None
     frequency: Frequency | None = None
 
 

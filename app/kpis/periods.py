@@ -13,7 +13,6 @@ from sqlalchemy import String
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from app.seed import PLAN_END, PLAN_START
 from app.timeutil import LOCAL_TZ
 
 
@@ -73,14 +72,17 @@ class Month:
 
 @dataclass(frozen=True)
 class Period:
-    """The year a KPI is asked for and the as-of date that cuts off what counts."""
+    """The year a KPI is asked for, the as-of date that cuts off what counts, and the plan's window."""
 
     year: int
     as_of: date
+    plan_start: date
+    plan_end: date
     months: tuple[Month, ...] = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "months", tuple(counted_months(self.year, self.as_of)))
+        months = counted_months(self.year, self.as_of, self.plan_start, self.plan_end)
+        object.__setattr__(self, "months", tuple(months))
 
     @property
     def first(self) -> date:
@@ -110,13 +112,13 @@ class Period:
         return f"{self.as_of:%Y-%m}"
 
 
-def counted_months(year: int, as_of: date) -> list[Month]:
+def counted_months(year: int, as_of: date, plan_start: date, plan_end: date) -> list[Month]:
     """Months of `year` within the plan whose following month begins on or before `as_of`."""
     out = []
     for m in range(1, 13):
         first = date(year, m, 1)
         following = month_after(first)
-        if first < PLAN_START.replace(day=1) or first > PLAN_END or following > as_of:
+        if first < plan_start.replace(day=1) or first > plan_end or following > as_of:
             continue
         out.append(Month(f"{year:04d}-{m:02d}", first, following - timedelta(days=1)))
     return out

@@ -1,4 +1,5 @@
-"""The eight KPIs of API.md section 6, one SQL aggregate each.
+"""The eight KPIs of API.md section 6, one SQL aggregate each, parameterised by the plan (section 10): its
+window, required unit kinds and the quotas of activities B1, B3 and C4 come from the database.
 
 Every function returns a SELECT of one row per unit of the KPI's denominator set, grouped in SQL:
 `(unit_id, numerator, denominator)`. The service sums it (in the same statement) into the KPI's totals.
@@ -39,7 +40,7 @@ from app.models import (
     Unit,
     UnitPlan,
 )
-from app.seed import PLAN_START
+from app.plans.lookup import BroadcastQuota, PlanRules
 
 units = Unit.__table__
 unit_plans = UnitPlan.__table__
@@ -51,17 +52,19 @@ trainings = Training.__table__
 participants = TrainingParticipant.__table__
 surveys = SatisfactionSurvey.__table__
 
-REQUIRED_KINDS = ("department", "media_center", "association", "ward", "commune")
+# Which kinds owe which duty is fixed by API.md section 10 (B1: media centres, B3: wards and communes, C4:
+# villages and quarters); what they owe is the plan's quota.
 LOCAL_KINDS = ("ward", "commune")
-STATION_KINDS = (*LOCAL_KINDS, "media_center")
+CITY_STATION_KIND = "media_center"
 VILLAGE_KINDS = ("quarter", "village")
 
 
 @dataclass(frozen=True)
 class KpiContext:
-    """The period asked for and the caller's scope (the ids of its units; None for the whole city)."""
+    """The period asked for, the plan's rules, and the caller's scope (its units' ids; None for the whole city)."""
 
     period: Period
+    plan: PlanRules
     scope: tuple[int, ...] | None = None
 
     def in_scope(self, column: ColumnElement) -> ColumnElement[bool]:
@@ -104,7 +107,7 @@ def unit_plan_coverage(ctx: KpiContext) -> Select:
             literal(1).label("denominator"),
         )
         .select_from(joined)
-        .where(*_active_units(ctx, REQUIRED_KINDS))
+        .where(*_active_units(ctx, ctx.plan.required_unit_kinds))
         .group_by(units.c.id)
     )
 
@@ -116,7 +119,7 @@ def official_training_coverage(ctx: KpiContext) -> Select:
         .select_from(participants.join(trainings, trainings.c.id == participants.c.training_id))
         .where(
             trainings.c.audience == "officials",
-            trainings.c.held_on >= PLAN_START,
+            trainings.c.held_on >= ctx.plan.starts_on,
             trainings.c.held_on <= ctx.period.last_counted_day,
             ctx.in_scope(participants.c.unit_id),
         )
@@ -217,13 +220,38 @@ def _counted_span(ctx: KpiContext) -> tuple[date, date]:
     return months[0].first, months[-1].last
 
 
+def _station_rule(kinds: ColumnElement[bool], quota: BroadcastQuota) -> ColumnElement[bool]:
+    """A broadcast counts for a station of these kinds when on the quota's channel and of its length."""
+    conditions = [kinds, broadcasts.c.channel == quota.channel]
+    minutes = broadcasts.c.duration_minutes
+    if quota.min_minutes is not None and quota.max_minutes is not None:
+        conditions.append(minutes.between(quota.min_minutes, quota.max_minutes))
+    elif quota.min_minutes is not None:
+        conditions.append(minutes >= quota.min_minutes)
+    elif quota.max_minutes is not None:
+        conditions.append(minutes <= quota.max_minutes)
+    return and_(*conditions)
+
+
 def broadcast_months(ctx: KpiContext) -> Select:
-    """(station, counted month, compliant 0/1): a ward or commune with a 10-15 minute ward-radio broadcast
-    aired at least 3 times in the local month; a media centre with a city radio-TV broadcast aired 4 times."""
+    """(station, counted month, compliant 0/1): a ward or commune with a broadcast meeting B3's quota in the local
+    month (seeded: ward radio, 10-15 minutes, aired 3 times); a media centre meeting B1's (city radio-TV, 4
+    airings). A kind whose activity sets no quota owes nothing and is not counted."""
     first, last = _counted_span(ctx)
     month = local_month(airings.c.aired_at)
     station = units.alias("station")
-    needed = case((station.c.kind == "media_center", 4), else_=3)
+    local, city = ctx.plan.local_station, ctx.plan.city_station
+    rules, kinds = [], []
+    if local is not None:
+        rules.append(_station_rule(station.c.kind.in_(LOCAL_KINDS), local))
+        kinds += LOCAL_KINDS
+    if city is not None:
+        rules.append(_station_rule(station.c.kind == CITY_STATION_KIND, city))
+        kinds.append(CITY_STATION_KIND)
+    if local is not None and city is not None:
+        needed = case((station.c.kind == CITY_STATION_KIND, city.airings_per_month), else_=local.airings_per_month)
+    else:
+        needed = literal((local or city).airings_per_month if (local or city) else 1)
     aired = (
         select(broadcasts.c.unit_id, month.label("month"))
         .select_from(
@@ -234,14 +262,7 @@ def broadcast_months(ctx: KpiContext) -> Select:
         .where(
             airings.c.aired_at >= local_midnight(first),
             airings.c.aired_at < local_midnight(last + timedelta(days=1)),
-            or_(
-                and_(
-                    station.c.kind.in_(LOCAL_KINDS),
-                    broadcasts.c.channel == "ward_radio",
-                    broadcasts.c.duration_minutes.between(10, 15),
-                ),
-                and_(station.c.kind == "media_center", broadcasts.c.channel == "city_radio_tv"),
-            ),
+            or_(*rules) if rules else false(),
             ctx.in_scope(broadcasts.c.unit_id),
         )
         .group_by(broadcasts.c.id, broadcasts.c.unit_id, station.c.kind, month)
@@ -249,28 +270,32 @@ def broadcast_months(ctx: KpiContext) -> Select:
         .subquery("aired")
     )
     compliant = select(aired.c.unit_id, aired.c.month).distinct().subquery("compliant")
-    pairs = _unit_months(ctx, STATION_KINDS, "stations")
+    pairs = _unit_months(ctx, tuple(kinds), "stations")
     return select(pairs.c.unit_id, pairs.c.month, _flag(compliant.c.unit_id.is_not(None)).label("ok")).select_from(
         pairs.outerjoin(compliant, and_(compliant.c.unit_id == pairs.c.unit_id, compliant.c.month == pairs.c.month))
     )
 
 
 def forum_months(ctx: KpiContext) -> Select:
-    """(village or quarter, counted month, 0/1): at least one village forum held there that month."""
+    """(village or quarter, counted month, 0/1): C4's quota of forums held there that month (seeded: one village
+    forum). Without a C4 quota no village owes a forum: no pairs."""
     first, last = _counted_span(ctx)
+    quota = ctx.plan.village_forum
     month = month_of(forums.c.held_on)
     held = (
         select(forums.c.unit_id, month.label("month"))
         .where(
-            forums.c.kind == "village_forum",
+            forums.c.kind == (quota.forum_kind if quota else ""),
             forums.c.held_on >= first,
             forums.c.held_on <= last,
             ctx.in_scope(forums.c.unit_id),
         )
         .group_by(forums.c.unit_id, month)
-        .subquery("held")
     )
-    pairs = _unit_months(ctx, VILLAGE_KINDS, "villages")
+    if quota is not None and quota.forums_per_month > 1:
+        held = held.having(func.count() >= quota.forums_per_month)
+    held = held.subquery("held")
+    pairs = _unit_months(ctx, VILLAGE_KINDS if quota else (), "villages")
     return select(pairs.c.unit_id, pairs.c.month, _flag(held.c.unit_id.is_not(None)).label("ok")).select_from(
         pairs.outerjoin(held, and_(held.c.unit_id == pairs.c.unit_id, held.c.month == pairs.c.month))
     )
@@ -318,7 +343,7 @@ def _annual_reports(ctx: KpiContext, *conditions: ColumnElement[bool]) -> Select
             literal(1).label("denominator"),
         )
         .select_from(joined)
-        .where(*_active_units(ctx, REQUIRED_KINDS))
+        .where(*_active_units(ctx, ctx.plan.required_unit_kinds))
         .group_by(units.c.id)
     )
 

@@ -26,13 +26,13 @@ def json_response(body: dict) -> Response:
     response_model=KpiList,
     operation_id="list_kpis",
     summary="The eight KPIs of the plan for a year (over the caller's scope for a unit)",
-    responses=problems(403),
+    responses=problems(403, 422),
     dependencies=[require(Perm.KPIS_READ)],
 )
 async def list_kpis(conn: DbConn, principal: CurrentPrincipal, query: Annotated[KpiQuery, Query()]):
-    ctx = await service.context(conn, principal, query.year, query.as_of)
-    items = await service.summary(conn, ctx)
-    return json_response({"year": query.year, "as_of": query.as_of.isoformat(), "items": items})
+    run = await service.context(conn, principal, plan=query.plan, year=query.year, as_of=query.as_of)
+    items = await service.summary(conn, run)
+    return json_response({**run.header(), "items": items})
 
 
 @router.get(
@@ -40,7 +40,7 @@ async def list_kpis(conn: DbConn, principal: CurrentPrincipal, query: Annotated[
     response_model=KpiDetail,
     operation_id="get_kpi",
     summary="One KPI with its per-unit breakdown",
-    responses=problems(403, 404),
+    responses=problems(403, 404, 422),
     dependencies=[require(Perm.KPIS_READ)],
 )
 async def get_kpi(
@@ -52,6 +52,6 @@ async def get_kpi(
     kpi = BY_CODE.get(code)
     if kpi is None:
         raise NotFound(f"No KPI with code {code!r}; the codes are: {', '.join(BY_CODE)}.")
-    ctx = await service.context(conn, principal, query.year, query.as_of)
-    body = await service.detail(conn, kpi, ctx)
-    return json_response({"year": query.year, "as_of": query.as_of.isoformat(), **body})
+    run = await service.context(conn, principal, plan=query.plan, year=query.year, as_of=query.as_of)
+    body = await service.detail(conn, kpi, run)
+    return json_response({**run.header(), **body})

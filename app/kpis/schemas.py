@@ -15,8 +15,22 @@ FIRST_YEAR, LAST_YEAR = 2000, 2100
 class KpiQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
+    plan: Annotated[
+        str | None,
+        Field(
+            min_length=1,
+            max_length=64,
+            description="A plan's code; default: the plan of the caller's city whose window holds the year.",
+        ),
+    ] = None
     year: Annotated[
-        int | None, Field(ge=FIRST_YEAR, le=LAST_YEAR, description="The year; default: the year of `as_of`.")
+        int | None,
+        Field(
+            ge=FIRST_YEAR,
+            le=LAST_YEAR,
+            description="The year; default: the year of `as_of` when a plan covers it, else the last year of the "
+            "latest plan.",
+        ),
     ] = None
     as_of: Annotated[
         date | None,
@@ -31,8 +45,6 @@ class KpiQuery(BaseModel):
     def _defaults(self) -> KpiQuery:
         if self.as_of is None:
             self.as_of = local_today()
-        if self.year is None:
-            self.year = self.as_of.year
         return self
 
 
@@ -41,6 +53,11 @@ class BreakdownRow(BaseModel):
     numerator: int
     denominator: int
     value: float | None = Field(description="numerator / denominator; null when the denominator is 0")
+
+
+class PlanRef(BaseModel):
+    id: int
+    code: str
 
 
 class KpiOut(BaseModel):
@@ -62,9 +79,11 @@ class KpiWithBreakdown(KpiOut):
 class KpiDetail(KpiWithBreakdown):
     year: int
     as_of: date
+    plan: PlanRef
 
 
 class KpiList(BaseModel):
     year: int
     as_of: date
+    plan: PlanRef
     items: list[KpiOut]

@@ -1,11 +1,14 @@
 """Runs the KPI queries: all eight totals in one statement, or one KPI with its per-unit breakdown.
 
-Statements are built once per (year, as_of, scope) and kept: building the eight aggregates and deriving
-SQLAlchemy's cache key costs several milliseconds, which a hot read should not pay on every request.
+Statements are built once per (year, as_of, plan rules, scope) and kept: building the eight aggregates and
+deriving SQLAlchemy's cache key costs several milliseconds, which a hot read should not pay on every request.
+The plan's rules are read per request (two small queries); equal rules find the statements already built.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from typing import Any
@@ -17,30 +20,52 @@ from app.auth.principal import Principal
 from app.auth.scope import subtree
 from app.kpis.periods import Period
 from app.kpis.queries import KpiContext, per_month
-from app.kpis.registry import KPIS, Kpi
+from app.kpis.registry import KPIS, Kpi, status
+from app.plans import lookup
+from app.plans.lookup import PlanRules
 
 
-async def context(conn: AsyncConnection, principal: Principal, year: int, as_of: date) -> KpiContext:
-    """A unit caller's KPIs are computed over its scope; every other role sees the city.
+@dataclass(frozen=True)
+class KpiRun:
+    """One KPI request: what the statements are built for, and the plan's targets for the year."""
+
+    ctx: KpiContext
+    targets: Mapping[str, tuple[str, str]]
+
+    def header(self) -> dict[str, Any]:
+        """What every KPI answer starts with: the year, the as-of day and the plan."""
+        period = self.ctx.period
+        return {"year": period.year, "as_of": period.as_of.isoformat(), "plan": self.ctx.plan.ref}
+
+
+async def context(
+    conn: AsyncConnection, principal: Principal, *, plan: str | None, year: int | None, as_of: date
+) -> KpiRun:
+    """The plan and year asked for (API.md section 10), over the caller's scope for a unit caller; every other
+    role sees the city.
 
     The scope's ids are read first (one small query) and written into the KPI statements as a list: the
     planner then knows it is a handful of units and uses the unit_id indexes."""
-    if principal.city_wide:
-        return scoped_context(year, as_of, None)
-    ids = tuple(sorted((await conn.scalars(subtree(principal.unit_id))).all()))
-    return scoped_context(year, as_of, ids)
+    chosen, year = await lookup.choose(conn, principal.unit_id, code=plan, year=year, as_of=as_of)
+    rules = await lookup.rules(conn, chosen)
+    targets = await lookup.targets(conn, chosen.id, year)
+    ids = None
+    if not principal.city_wide:
+        ids = tuple(sorted((await conn.scalars(subtree(principal.unit_id))).all()))
+    return KpiRun(scoped_context(year, as_of, rules, ids), targets)
 
 
 @lru_cache(maxsize=256)
-def scoped_context(year: int, as_of: date, scope: tuple[int, ...] | None) -> KpiContext:
-    return KpiContext(Period(year, as_of), scope)
+def scoped_context(year: int, as_of: date, plan: PlanRules, scope: tuple[int, ...] | None) -> KpiContext:
+    return KpiContext(Period(year, as_of, plan.starts_on, plan.ends_on), plan, scope)
 
 
 def ratio(numerator: int, denominator: int) -> float | None:
     return numerator / denominator if denominator else None
 
 
-def kpi_body(kpi: Kpi, numerator: int, denominator: int) -> dict[str, Any]:
+def kpi_body(kpi: Kpi, run: KpiRun, numerator: int, denominator: int) -> dict[str, Any]:
+    target, comparison = run.targets.get(kpi.code, (None, None))
     return {
         "code": kpi.code,
         "name": kpi.name,
@@ -48,9 +73,9 @@ def kpi_body(kpi: Kpi, numerator: int, denominator: int) -> dict[str, Any]:
         "numerator": numerator,
         "denominator": denominator,
         "value": ratio(numerator, denominator),
-        "target": float(kpi.target) if kpi.target is not None else None,
-        "comparison": kpi.comparison,
-        "status": kpi.status(numerator, denominator),
+        "target": float(target) if target is not None else None,
+        "comparison": comparison,
+        "status": status(numerator, denominator, target, comparison),
     }
 
 
@@ -90,19 +115,19 @@ async def _custom_plan(conn: AsyncConnection) -> None:
         await conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
 
 
-async def summary(conn: AsyncConnection, ctx: KpiContext) -> list[dict[str, Any]]:
+async def summary(conn: AsyncConnection, run: KpiRun) -> list[dict[str, Any]]:
     await _custom_plan(conn)
-    rows = (await conn.execute(totals_statement(ctx))).all()
+    rows = (await conn.execute(totals_statement(run.ctx))).all()
     by_position = {r.position: (int(r.numerator), int(r.denominator)) for r in rows}
-    return [kpi_body(kpi, *by_position[i]) for i, kpi in enumerate(KPIS)]
+    return [kpi_body(kpi, run, *by_position[i]) for i, kpi in enumerate(KPIS)]
 
 
-async def detail(conn: AsyncConnection, kpi: Kpi, ctx: KpiContext) -> dict[str, Any]:
+async def detail(conn: AsyncConnection, kpi: Kpi, run: KpiRun) -> dict[str, Any]:
     await _custom_plan(conn)
-    rows = (await conn.execute(breakdown_statement(kpi, ctx))).all()
+    rows = (await conn.execute(breakdown_statement(kpi, run.ctx))).all()
     numerator = int(rows[0].total_numerator) if rows else 0
     denominator = int(rows[0].total_denominator) if rows else 0
-    body = kpi_body(kpi, numerator, denominator)
+    body = kpi_body(kpi, run, numerator, denominator)
     body["breakdown"] = [
         {
             "unit_id": r.unit_id,

@@ -3,6 +3,7 @@
 from app.models.activities import Activity, ActivityReport, ActivityUnit
 from app.models.auth import ApiClient, User
 from app.models.budget import BudgetItem, BudgetRound, BudgetSubmission, BudgetTransition
+from app.models.plans import Plan, PlanTarget
 from app.models.records import (
     Airing,
     AnnualReport,
@@ -29,6 +30,8 @@ __all__ = [
     "Contest",
     "ContestEntry",
     "Forum",
+    "Plan",
+    "PlanTarget",
     "SatisfactionSurvey",
     "Training",
     "TrainingParticipant",

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
-from sqlalchemy import Column, ForeignKey, UniqueConstraint
+from sqlalchemy import JSON, Column, ForeignKey, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.db import IdType
@@ -10,14 +11,19 @@ from app.models.base import RecordBase, fk
 
 
 class Activity(RecordBase, table=True):
-    __tablename__ = "activities"
+    """An activity of one plan; its code is unique within the plan, its quota (if any) is the plan's data."""
 
-    code: str = Field(max_length=16, unique=True, nullable=False)
+    __tablename__ = "activities"
+    __table_args__ = (UniqueConstraint("plan_id", "code"),)
+
+    plan_id: int = fk("plans.id", nullable=False)
+    code: str = Field(max_length=16, nullable=False)
     title: str = Field(max_length=500, nullable=False)
     description: str = Field(default="", nullable=False)
     frequency: str = Field(max_length=16, nullable=False)
     starts_on: date | None = None
     ends_on: date | None = None
+    quota: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class ActivityUnit(SQLModel, table=True):

@@ -22,15 +22,17 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     response_model=AnnualReportOut,
     operation_id="get_annual_province_report",
     summary="The annual report (JSON, or `format=xlsx` for the workbook sent to the province)",
-    responses={**problems(403), 200: {"content": {XLSX: {"schema": {"type": "string", "format": "binary"}}}}},
+    responses={**problems(403, 422), 200: {"content": {XLSX: {"schema": {"type": "string", "format": "binary"}}}}},
     dependencies=[require(Perm.KPIS_READ)],
 )
 async def get_annual_report(conn: DbConn, principal: CurrentPrincipal, query: Annotated[AnnualReportQuery, Query()]):
+    chosen = {"plan": query.plan, "year": query.year, "as_of": query.as_of}
     if query.format == "xlsx":
+        book, year = await service.annual_workbook(conn, principal, **chosen)
         return Response(
-            await service.annual_workbook(conn, principal, query.year, query.as_of),
+            book,
             media_type=XLSX,
-            headers={"Content-Disposition": f'attachment; filename="bao-cao-nam-{query.year}.xlsx"'},
+            headers={"Content-Disposition": f'attachment; filename="bao-cao-nam-{year}.xlsx"'},
         )
-    report = await service.annual(conn, principal, query.year, query.as_of)
+    report = await service.annual(conn, principal, **chosen)
     return Response(orjson.dumps(report), media_type="application/json")

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from app.kpis.schemas import KpiQuery, KpiWithBreakdown
+from app.kpis.schemas import KpiQuery, KpiWithBreakdown, PlanRef
 
 
 class AnnualReportQuery(KpiQuery):
@@ -36,9 +36,14 @@ class BudgetTotals(BaseModel):
     by_status: list[BudgetByStatus]
 
 
+class PlanNamed(PlanRef):
+    title: str
+
+
 class AnnualReportOut(BaseModel):
     year: int
     as_of: date
+    plan: PlanNamed = Field(description="The plan the report is for")
     kpis: list[KpiWithBreakdown]
     monthly: dict[str, list[MonthPoint]] = Field(
         description="Month-by-month series of broadcast_compliance and forum_compliance (counted months)"

@@ -55,27 +55,35 @@ def budget_totals(lines: list[dict[str, Any]]) -> dict[str, Any]:
     return {**{name: sum(s[name] for s in by_status) for name in AMOUNTS}, "by_status": by_status}
 
 
-async def annual(
-    conn: AsyncConnection, principal: Principal, year: int, as_of, lines: list[dict[str, Any]] | None = None
-) -> dict[str, Any]:
-    ctx = await kpis.context(conn, principal, year, as_of)
-    if lines is None:
-        lines = await budget_lines(conn, principal, year)
-    return {
-        "year": year,
-        "as_of": as_of.isoformat(),
-        "kpis": [await kpis.detail(conn, kpi, ctx) for kpi in KPIS],
-        "monthly": {kpi.code: await kpis.monthly(conn, kpi, ctx) for kpi in KPIS if kpi.monthly is not None},
+async def _annual(
+    conn: AsyncConnection, principal: Principal, *, plan: str | None, year: int | None, as_of
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The report and its budget lines. The plan and year are chosen as for KPIs; the report names the plan."""
+    run = await kpis.context(conn, principal, plan=plan, year=year, as_of=as_of)
+    lines = await budget_lines(conn, principal, run.ctx.period.year)
+    report = {
+        **run.header(),
+        "plan": {**run.ctx.plan.ref, "title": run.ctx.plan.title},
+        "kpis": [await kpis.detail(conn, kpi, run) for kpi in KPIS],
+        "monthly": {kpi.code: await kpis.monthly(conn, kpi, run.ctx) for kpi in KPIS if kpi.monthly is not None},
         "budget": budget_totals(lines),
     }
+    return report, lines
 
 
-async def annual_workbook(conn: AsyncConnection, principal: Principal, year: int, as_of) -> bytes:
-    """The workbook of the annual report: the JSON's numbers, with blanks where no amount exists yet."""
-    lines = await budget_lines(conn, principal, year)
-    report = await annual(conn, principal, year, as_of, lines)
+async def annual(conn: AsyncConnection, principal: Principal, *, plan: str | None, year: int | None, as_of):
+    return (await _annual(conn, principal, plan=plan, year=year, as_of=as_of))[0]
+
+
+async def annual_workbook(
+    conn: AsyncConnection, principal: Principal, *, plan: str | None, year: int | None, as_of
+) -> tuple[bytes, int]:
+    """The workbook of the annual report (the JSON's numbers, with blanks where no amount exists yet) and its
+    year."""
+    report, lines = await _annual(conn, principal, plan=plan, year=year, as_of=as_of)
     labels = await unit_labels(conn, principal)
-    return await run_in_threadpool(xlsx.workbook, report, lines, labels, local_today())  # CPU work, off the loop
+    book = await run_in_threadpool(xlsx.workbook, report, lines, labels, local_today())  # CPU work, off the loop
+    return book, report["year"]
 
 
 async def unit_labels(conn: AsyncConnection, principal: Principal) -> dict[int, tuple[str, str]]:

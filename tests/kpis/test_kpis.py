@@ -298,13 +298,17 @@ def test_kpi_list_gives_the_eight_kpis_in_order_with_the_detail_totals(place):
         assert items[code]["name"] and items[code]["name_en"]
 
 
-def test_as_of_defaults_to_local_today_and_year_to_its_year(place):
+def test_as_of_defaults_to_local_today_and_year_to_the_plans(place):
+    """API.md section 10: without a year, the current local year if a plan covers it, else the last year of the
+    latest plan (this database holds only the seeded plan, 2021-07 to 2025-12)."""
     from app.timeutil import local_today
 
     r = place.api.get("/api/v1/kpis")
     assert r.status_code == 200, r.text
     today = local_today()
-    assert r.json()["as_of"] == today.isoformat() and r.json()["year"] == today.year
+    year = today.year if 2021 <= today.year <= 2025 else 2025
+    assert r.json()["as_of"] == today.isoformat() and r.json()["year"] == year, r.text
+    assert r.json()["plan"]["code"] == "KH-TK-2021-2025", r.text
 
 
 @pytest.mark.parametrize(

@@ -129,7 +129,10 @@ def test_a_ward_gets_its_own_budget_lines_in_the_annual_report(city):
 
 
 def test_a_year_without_data_gives_no_data_and_an_empty_workbook_still_opens(city):
+    # 2021 up to July: no month of the plan has ended, and nothing was recorded (2030: no plan covers it)
     r = city.lead.get("/api/v1/reports/annual", params={"year": 2030, "as_of": "2030-06-01"})
+    assert r.status_code == 422 and "KH-TK-2021-2025" in r.json()["detail"], r.text
+    r = city.lead.get("/api/v1/reports/annual", params={"year": 2021, "as_of": "2021-07-31"})
     assert r.status_code == 200, r.text
     statuses = {k["code"]: k["status"] for k in r.json()["kpis"]}
     assert statuses["broadcast_compliance"] == "no_data" and statuses["satisfaction_rate"] == "no_data"
@@ -140,7 +143,7 @@ def test_a_year_without_data_gives_no_data_and_an_empty_workbook_still_opens(cit
         "approved_total_vnd": 0,
         "by_status": [],
     }
-    r = city.lead.get("/api/v1/reports/annual", params={"year": 2030, "as_of": "2030-06-01", "format": "xlsx"})
+    r = city.lead.get("/api/v1/reports/annual", params={"year": 2021, "as_of": "2021-07-31", "format": "xlsx"})
     assert r.status_code == 200
     summary = load_workbook(BytesIO(r.content))["Tổng hợp"]
     plans = next(row for row in summary.iter_rows(values_only=True) if row[1] == BY_CODE["unit_plan_coverage"].name)

@@ -1,0 +1,180 @@
+"""Which plan a request means, and what of it the KPIs read: the window, the required unit kinds, the quotas of
+activities B1, B3 and C4, and the targets of a year. Reads only; the plans resource writes (app/plans/service.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Row, literal, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.errors import Invalid
+from app.models import Activity, Plan, PlanTarget, Unit
+
+plans = Plan.__table__
+plan_targets = PlanTarget.__table__
+activities = Activity.__table__
+units = Unit.__table__
+
+MAX_DEPTH = 64  # a unit tree deeper than this is a cycle, not a city
+
+
+@dataclass(frozen=True)
+class BroadcastQuota:
+    """A station is compliant for a month when one of its broadcasts on `channel` (lasting min to max minutes,
+    when set) is aired at least `airings_per_month` times in that local month."""
+
+    channel: str
+    airings_per_month: int
+    min_minutes: int | None = None
+    max_minutes: int | None = None
+
+
+@dataclass(frozen=True)
+class ForumQuota:
+    """A village or quarter is compliant for a month with `forums_per_month` forums of `forum_kind` held there."""
+
+    forum_kind: str
+    forums_per_month: int
+
+
+@dataclass(frozen=True)
+class PlanRules:
+    """What the KPI statements depend on; hashable, so that statements built for it are kept and reused."""
+
+    id: int
+    code: str
+    title: str
+    starts_on: date
+    ends_on: date
+    required_unit_kinds: tuple[str, ...]
+    city_station: BroadcastQuota | None  # B1: media centres
+    local_station: BroadcastQuota | None  # B3: wards and communes
+    village_forum: ForumQuota | None  # C4: villages and quarters
+
+    @property
+    def ref(self) -> dict[str, Any]:
+        return {"id": self.id, "code": self.code}
+
+
+QUOTA_ACTIVITIES = ("B1", "B3", "C4")
+
+
+def covers(plan: Row, year: int) -> bool:
+    return plan.starts_on.year <= year <= plan.ends_on.year
+
+
+def _listing(found: list[Row]) -> str:
+    if not found:
+        return "there is no plan"
+    return "the plans are: " + "; ".join(f"{p.code} ({p.starts_on} to {p.ends_on})" for p in found)
+
+
+def _city_of(unit_id: int):
+    """The unit's nearest ancestor (or itself) of kind city, as a scalar subquery (NULL when there is none)."""
+    up = (
+        select(units.c.id, units.c.kind, units.c.parent_id, literal(0).label("depth"))
+        .where(units.c.id == unit_id)
+        .cte("up", recursive=True)
+    )
+    up = up.union_all(
+        select(units.c.id, units.c.kind, units.c.parent_id, (up.c.depth + 1).label("depth"))
+        .select_from(units.join(up, units.c.id == up.c.parent_id))
+        .where(up.c.depth < MAX_DEPTH)
+    )
+    return select(up.c.id).where(up.c.kind == "city").order_by(up.c.depth).limit(1).scalar_subquery()
+
+
+async def city_plans(conn: AsyncConnection, unit_id: int) -> list[Row]:
+    """The plans issued by the unit's city, latest-starting first (every plan when the unit has no city)."""
+    city = _city_of(unit_id)
+    q = (
+        select(plans)
+        .where(or_(plans.c.issued_by_unit_id == city, city.is_(None)))
+        .order_by(plans.c.starts_on.desc(), plans.c.id.desc())
+    )
+    return list((await conn.execute(q)).all())
+
+
+async def choose(
+    conn: AsyncConnection, unit_id: int, *, code: str | None, year: int | None, as_of: date
+) -> tuple[Row, int]:
+    """The plan and year a KPI request means (API.md section 10): the plan named by `code`, else the plan of the
+    caller's city whose window holds the year (the latest-starting one). Without a year: the as-of year when a
+    plan covers it, else the last year of the latest plan. A year no plan covers is a 422 naming the plans."""
+    if code is not None:
+        found = list((await conn.execute(select(plans).where(plans.c.code == code))).all())
+        if not found:
+            named = await city_plans(conn, unit_id)
+            raise Invalid(f"No plan has the code {code!r}; {_listing(named)}.", loc=["query", "plan"])
+    else:
+        found = await city_plans(conn, unit_id)
+        if not found:
+            raise Invalid("No plan is set up for your city; the lead office creates one at /plans.", loc=["query"])
+    if year is not None:
+        for plan in found:
+            if covers(plan, year):
+                return plan, year
+        raise Invalid(f"No plan covers {year}; {_listing(found)}.", loc=["query", "year"])
+    for plan in found:
+        if covers(plan, as_of.year):
+            return plan, as_of.year
+    return found[0], found[0].ends_on.year
+
+
+async def plan_for_today(conn: AsyncConnection, unit_id: int, today: date) -> int | None:
+    """The plan an activity created without plan_id belongs to: the caller's city's plan covering today (the
+    latest-starting), else its latest plan; None when there is no plan at all."""
+    found = await city_plans(conn, unit_id)
+    for plan in found:
+        if plan.starts_on <= today <= plan.ends_on:
+            return plan.id
+    return found[0].id if found else None
+
+
+def _broadcast(quota: dict[str, Any] | None) -> BroadcastQuota | None:
+    if not quota or "channel" not in quota or "airings_per_month" not in quota:
+        return None
+    return BroadcastQuota(
+        quota["channel"], int(quota["airings_per_month"]), quota.get("min_minutes"), quota.get("max_minutes")
+    )
+
+
+def _forum(quota: dict[str, Any] | None) -> ForumQuota | None:
+    if not quota or "forum_kind" not in quota or "forums_per_month" not in quota:
+        return None
+    return ForumQuota(quota["forum_kind"], int(quota["forums_per_month"]))
+
+
+async def rules(conn: AsyncConnection, plan: Row) -> PlanRules:
+    """The plan's window and kinds with the quotas of its activities B1, B3 and C4 (one small query)."""
+    rows = await conn.execute(
+        select(activities.c.code, activities.c.quota).where(
+            activities.c.plan_id == plan.id, activities.c.code.in_(QUOTA_ACTIVITIES)
+        )
+    )
+    quotas = {r.code: r.quota for r in rows}
+    return PlanRules(
+        id=plan.id,
+        code=plan.code,
+        title=plan.title,
+        starts_on=plan.starts_on,
+        ends_on=plan.ends_on,
+        required_unit_kinds=tuple(plan.required_unit_kinds),
+        city_station=_broadcast(quotas.get("B1")),
+        local_station=_broadcast(quotas.get("B3")),
+        village_forum=_forum(quotas.get("C4")),
+    )
+
+
+async def targets(conn: AsyncConnection, plan_id: int, year: int) -> dict[str, tuple[str, str]]:
+    """kpi_code -> (target, comparison) for the year: a row for the year overrides the plan-wide row."""
+    rows = await conn.execute(
+        select(plan_targets.c.kpi_code, plan_targets.c.year, plan_targets.c.target, plan_targets.c.comparison)
+        .where(plan_targets.c.plan_id == plan_id, or_(plan_targets.c.year.is_(None), plan_targets.c.year == year))
+        .order_by(plan_targets.c.year.is_not(None))
+    )
+    return {r.kpi_code: (r.target, r.comparison) for r in rows}
