@@ -14,6 +14,7 @@ from app.common.text import fold
 from app.db import utcnow
 from app.models import Activity, ActivityUnit, AuditEvent, Plan, PlanTarget, Unit, User
 from app.plans import seeded
+from app.timeutil import local_today
 
 units = Unit.__table__
 activities = Activity.__table__
@@ -128,7 +129,7 @@ def seed(conn: Connection) -> dict[str, int]:
     plan_id, plan_added = _ensure_plan(conn, city_id)
     added["plans"] = int(plan_added)
 
-    today = date.today()
+    today = local_today()  # "every active unit" as of the local day, like the units list
     active_units = conn.execute(
         select(units.c.id, units.c.code, units.c.kind).where(
             (units.c.dissolved_on.is_(None)) | (units.c.dissolved_on > today)

@@ -78,6 +78,30 @@ def import_forums(server: b.Process, count: int, year: int, chunk: int = 20_000)
     print(f"{count:,} forums of {year} imported through the API in {time.perf_counter() - started:.0f} s", flush=True)
 
 
+def plan_rules(year: int):
+    """The rules of the plan GET /kpis?year=Y means for the lead office, read as the server reads them."""
+    import asyncio
+
+    from sqlalchemy import text
+
+    from app.config import get_settings
+    from app.db import make_engine
+    from app.plans import lookup
+    from app.timeutil import local_today
+
+    async def read():
+        engine = make_engine(get_settings())
+        try:
+            async with engine.connect() as conn:
+                office = await conn.scalar(text("SELECT id FROM units WHERE code = 'P-VHTT'"))
+                plan, _ = lookup.choose_from(await lookup.city_plans(conn, office), year=year, as_of=local_today())
+                return await lookup.rules(conn, plan)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
+
+
 def statement(url: str, year: int, scope: tuple[int, ...] | None, literal: bool):
     """The statement GET /kpis runs for a caller with that scope, compiled for the raw driver."""
     from sqlalchemy import create_engine
@@ -86,7 +110,7 @@ def statement(url: str, year: int, scope: tuple[int, ...] | None, literal: bool)
     from app.timeutil import local_today
 
     engine = create_engine(url)
-    stmt = service.totals_statement(service.scoped_context(year, local_today(), scope))
+    stmt = service.totals_statement(service.scoped_context(year, local_today(), plan_rules(year), scope))
     kwargs = {"render_postcompile": True, **({"literal_binds": True} if literal else {})}
     compiled = stmt.compile(dialect=engine.dialect, compile_kwargs=kwargs)
     engine.dispose()

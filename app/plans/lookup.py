@@ -114,6 +114,12 @@ async def choose(
         found = await city_plans(conn, unit_id)
         if not found:
             raise Invalid("No plan is set up for your city; the lead office creates one at /plans.", loc=["query"])
+    return choose_from(found, year=year, as_of=as_of)
+
+
+def choose_from(found: list[Row], *, year: int | None, as_of: date) -> tuple[Row, int]:
+    """Of plans latest-starting first: the one whose window holds `year` (default: the as-of year, else the last
+    year of the latest plan)."""
     if year is not None:
         for plan in found:
             if covers(plan, year):
