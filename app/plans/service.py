@@ -13,8 +13,9 @@ from app.activities.schemas import ActivityQuery
 from app.activities.service import spec as activity_spec
 from app.auth.permissions import Perm
 from app.auth.principal import Principal
-from app.common import resource as svc
-from app.common.resource import Ctx, NaturalKey, ResourceSpec, ensure_unit_exists
+from app.common import repository, writes
+from app.common.spec import NaturalKey, ResourceSpec
+from app.common.writes import Ctx
 from app.errors import Conflict, Invalid
 from app.kpis.registry import BY_CODE
 from app.models import Plan, PlanTarget, Unit
@@ -35,7 +36,10 @@ units = Unit.__table__
 
 async def _plan_rules(ctx: Ctx, data: dict[str, Any], existing: dict[str, Any] | None) -> None:
     """A real issuing unit, starts_on <= ends_on, and no two plans of one issuing unit sharing a day."""
-    await ensure_unit_exists(ctx.conn, data["issued_by_unit_id"], "issued_by_unit_id")
+    if await ctx.unit(data["issued_by_unit_id"]) is None:
+        raise Invalid(
+            f"issued_by_unit_id {data['issued_by_unit_id']} is not a unit.", loc=["body", "issued_by_unit_id"]
+        )
     starts, ends = data["starts_on"], data["ends_on"]
     if ends < starts:
         raise Invalid("ends_on is before starts_on.", loc=["body", "ends_on"])
@@ -135,8 +139,8 @@ async def copy_plan(conn: AsyncConnection, principal: Principal, plan_id: int, b
     """The next plan in one call: the issuing unit and required kinds, every activity with its quota (the new
     window as its dates, the lead and coordinating units that still exist on the new start date) and the
     plan-wide targets. Document number and issue date stay empty; milestones (a year's target) stay behind."""
-    source = await svc.load(conn, spec, principal, plan_id, for_update=True)
-    plan = await svc.create(
+    source = await repository.load(conn, spec, principal, plan_id, for_update=True)
+    plan = await writes.create(
         conn,
         spec,
         principal,
@@ -145,13 +149,13 @@ async def copy_plan(conn: AsyncConnection, principal: Principal, plan_id: int, b
             "issued_by_unit_id": source["issued_by_unit_id"],
             "required_unit_kinds": source["required_unit_kinds"],
         },
-        audit_action="copy",
+        action="copy",
     )
-    copied = [a async for a in svc.iterate_all(conn, activity_spec, principal, ActivityQuery(plan_id=plan_id))]
+    copied = [a async for a in repository.iterate_all(conn, activity_spec, principal, ActivityQuery(plan_id=plan_id))]
     everyone = {u for a in copied for u in (*a["lead_unit_ids"], *a["coordinating_unit_ids"])}
     existing = await _units_existing_on(conn, everyone, body.starts_on)
     for activity in copied:
-        await svc.create(
+        await writes.create(
             conn,
             activity_spec,
             principal,
@@ -174,7 +178,7 @@ async def copy_plan(conn: AsyncConnection, principal: Principal, plan_id: int, b
         .order_by(plan_targets.c.id)
     )
     for target in plan_wide.mappings().all():
-        await svc.create(
+        await writes.create(
             conn,
             target_spec,
             principal,
