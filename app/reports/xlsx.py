@@ -236,8 +236,10 @@ def _official_heading(sheet: Sheet, report: dict[str, Any], today: date, left: i
     sheet.put(3, 1, "Số:        /BC-VHTT", style=font(), align="center", span=left)
     sheet.put(3, left + 1, _long_date(today), style=font(italic=True), align="center", span=right)
     sheet.band(5, "BÁO CÁO", font(14, bold=True))
-    sheet.band(6, f"Kết quả thực hiện Kế hoạch truyền thông về chuyển đổi số năm {report['year']}", font(13, bold=True))
-    sheet.band(7, f"(Số liệu tính đến ngày {date.fromisoformat(report['as_of']):%d/%m/%Y})", font(italic=True))
+    plan = report["plan"]
+    sheet.band(6, f"Kết quả thực hiện {plan['title']} năm {report['year']}", font(13, bold=True))
+    as_of = date.fromisoformat(report["as_of"])
+    sheet.band(7, f"(Mã kế hoạch {plan['code']}; số liệu tính đến ngày {as_of:%d/%m/%Y})", font(italic=True))
     return 9
 
 
@@ -246,7 +248,9 @@ def _appendix_heading(sheet: Sheet, number: int, title: str, report: dict[str, A
     sheet.band(1, f"Phụ lục {ROMAN[number - 1]}", font(13, bold=True))
     sheet.band(2, title, font(13, bold=True))
     sheet.band(
-        3, f"(Kèm theo Báo cáo ngày {today:%d/%m/%Y} của {ISSUER_NAME}; năm {report['year']})", font(italic=True)
+        3,
+        f"(Kèm theo Báo cáo ngày {today:%d/%m/%Y} của {ISSUER_NAME}; kế hoạch {report['plan']['code']}, năm {report['year']})",
+        font(italic=True),
     )
     return 5
 

@@ -44,6 +44,9 @@ HEADERS = {  # the last header row of each kind of sheet
 }
 REQUIRED_UNIT_SHEETS = ["Kế hoạch của đơn vị", "Báo cáo năm", "Báo cáo đúng hạn"]
 STATUS_VI = {"met": "Đạt", "not_met": "Chưa đạt", "no_data": "Chưa có số liệu", "tracking": "Theo dõi"}
+PLAN_TITLE = (
+    "Kế hoạch truyền thông nâng cao nhận thức về chuyển đổi số trên địa bàn thành phố Tam Kỳ giai đoạn 2021-2025"
+)
 HOSTILE = ['=HYPERLINK("http://x","click")', "=1+2", "+cmd|' /C calc'!A0", "@SUM(1)", "-2+3"]
 
 
@@ -96,10 +99,14 @@ def test_the_workbook_has_a_summary_then_one_appendix_per_kpi_the_months_and_the
         appendices
     )
     for name in SHEETS[1:]:
-        assert wb[name]["A3"].value.startswith("(Kèm theo Báo cáo ngày "), (name, wb[name]["A3"].value)
+        note = wb[name]["A3"].value
+        assert note.startswith("(Kèm theo Báo cáo ngày ") and note.endswith(f"kế hoạch KH-TK-2021-2025, năm {YEAR})"), (
+            note
+        )
 
 
-def test_the_summary_carries_the_official_heading_place_date_and_a_signature_block(wb):
+def test_the_summary_carries_the_official_heading_place_date_and_a_signature_block(wb, report):
+    assert report["plan"]["title"] == PLAN_TITLE  # the title below names the report's plan
     ws = wb["Tổng hợp"]
     cells = [[c.value for c in row] for row in ws.iter_rows(max_row=7)]
     assert cells[0][0] == "UBND THÀNH PHỐ TAM KỲ" and cells[1][0] == "PHÒNG VĂN HÓA VÀ THÔNG TIN"
@@ -108,9 +115,9 @@ def test_the_summary_carries_the_official_heading_place_date_and_a_signature_blo
     assert cells[2][2] in {f"Tam Kỳ, ngày {d:%d} tháng {d:%m} năm {d.year}" for d in days}, cells[2]
     assert [cells[4][0], cells[5][0]] == [
         "BÁO CÁO",
-        f"Kết quả thực hiện Kế hoạch truyền thông về chuyển đổi số năm {YEAR}",
+        f"Kết quả thực hiện {PLAN_TITLE} năm {YEAR}",
     ]
-    assert cells[6][0] == "(Số liệu tính đến ngày 10/01/2025)"
+    assert cells[6][0] == "(Mã kế hoạch KH-TK-2021-2025; số liệu tính đến ngày 10/01/2025)"
     below = [[c.value for c in row] for row in ws.iter_rows(min_row=header_row(ws) + len(KPIS) + 1)]
     texts = [v for row in below for v in row if v]
     assert "Nơi nhận:" in texts and "TRƯỞNG PHÒNG" in texts, texts
