@@ -24,11 +24,14 @@ from openpyxl.cell.cell import Cell
 from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.chart.text import RichText, Text
 from openpyxl.chart.title import Title
+from openpyxl.drawing.spreadsheet_drawing import AnchorMarker, OneCellAnchor
 from openpyxl.drawing.text import CharacterProperties, Paragraph, ParagraphProperties, RegularTextRun
 from openpyxl.drawing.text import Font as DrawingFont
+from openpyxl.drawing.xdr import XDRPositiveSize2D
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.indexed_list import IndexedList
+from openpyxl.utils.units import cm_to_EMU
 from openpyxl.worksheet.page import PageMargins
 from openpyxl.worksheet.worksheet import Worksheet
 
@@ -72,6 +75,7 @@ COUNT = "#,##0_)"  # _) keeps the digits off the right grid line
 PERCENT = "0.0%_)"
 FONT = "Times New Roman"
 SIZE = 12
+UNIT_CM = 0.22  # one unit of column width in Times New Roman 12, printed (measured on LibreOffice's PDF)
 LINE_PT = 15.5  # one line of 12 pt Times New Roman with room above for stacked diacritics (Ấ, Ỗ)
 THIN = Side(style="thin", color="000000")
 GRID = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
@@ -341,14 +345,24 @@ def _monthly(ws: Worksheet, number: int, report: dict[str, Any], today: date) ->
             fmts += [COUNT, COUNT, PERCENT, target_fmt]
         sheet.line(row, values, fmts)
     last = max(first + len(months) - 1, first)
-    width_cm = sum(sheet.widths) * 0.2
+    share = sum(sheet.widths) / max(len(codes), 1)  # each chart as wide as its share of the table
     for i, code in enumerate(codes):
         chart = _month_chart(ws, code, 2 + 4 * i, first, last)
-        chart.width, chart.height = width_cm / max(len(codes), 1) - 0.3, 7.2
-        anchor_col = 1 + round(i * len(sheet.widths) / max(len(codes), 1))
-        ws.add_chart(chart, f"{get_column_letter(anchor_col)}{last + 2}")
+        chart.width, chart.height = share * UNIT_CM - 0.2, 7.2
+        chart.anchor = _anchor(sheet.widths, i * share, last + 1, chart)
+        ws.add_chart(chart)
     sheet.page_setup((top, top + 1), one_page=True)
     ws.print_area = f"A1:{get_column_letter(sheet.last_col)}{last + 2 + 16}"
+
+
+def _anchor(widths: list[float], left: float, row: int, chart: BarChart) -> OneCellAnchor:
+    """Anchor at `left` units of width from the sheet's edge (inside a column if need be), 0-based `row`."""
+    col, before = 0, 0.0
+    while col < len(widths) - 1 and before + widths[col] <= left:
+        before += widths[col]
+        col += 1
+    start = AnchorMarker(col=col, colOff=cm_to_EMU((left - before) * UNIT_CM), row=row, rowOff=0)
+    return OneCellAnchor(_from=start, ext=XDRPositiveSize2D(cm_to_EMU(chart.width), cm_to_EMU(chart.height)))
 
 
 def _chart_text(size: int, *, bold: bool = False, text: str | None = None) -> RichText:
