@@ -39,8 +39,18 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = 600  # requests per principal
     login_failures_per_username: int = 10  # per 15 minutes
     login_failures_per_address: int = 50  # per 15 minutes
+    # webhooks (API.md section 12): hosts allowed over http and on private addresses, delivery in each worker
+    webhook_allow_hosts: Annotated[list[str], NoDecode] = []
+    webhook_delivery: bool = True  # run the delivery task in this process (tests that do not want it say false)
+    webhook_timeout_seconds: float = 10.0  # per delivery attempt, connect to last byte
+    webhook_retry_base_seconds: float = 5.0  # first retry after this long, doubling each time
+    webhook_retry_max_seconds: float = 3600.0  # the longest wait between two attempts
+    webhook_retry_hours: float = 24.0  # how long a failing event keeps being retried
+    webhook_poll_seconds: float = 1.0  # how often a worker looks for events written by other workers
+    webhook_concurrency: int = 16  # deliveries in flight per worker
+    webhook_duty_check_minutes: float = 60.0  # how often time-driven (obligation) events are produced
 
-    @field_validator("cors_origins", "previous_secret_keys", mode="before")
+    @field_validator("cors_origins", "previous_secret_keys", "webhook_allow_hosts", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip().startswith("["):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -99,11 +99,23 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def after_commit(conn: AsyncConnection, callback: Callable[[], None]) -> None:
+    """Run `callback` once the request's transaction has committed (never when it rolls back): how a
+    change wakes this worker's webhook delivery without its reading uncommitted rows."""
+    conn.info.setdefault("after_commit", []).append(callback)
+
+
 async def get_conn(request: Request) -> AsyncIterator[AsyncConnection]:
     """One transaction per request: committed when the endpoint returns, rolled back on error."""
     engine: AsyncEngine = request.app.state.engine
-    async with engine.connect() as conn, conn.begin():
-        yield conn
+    async with engine.connect() as conn:
+        try:
+            async with conn.begin():
+                yield conn
+            for callback in conn.info.get("after_commit", ()):
+                callback()
+        finally:
+            conn.info.pop("after_commit", None)  # info outlives the checkout (pooled connection)
 
 
 DbConn = Annotated[AsyncConnection, Depends(get_conn, scope="function")]

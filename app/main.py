@@ -19,6 +19,7 @@ from app.middleware import BodyLimit, Idempotency, RequestContext
 from app.ratelimit import RateLimit
 from app.routers import API_ROUTERS
 from app.system.router import router as system_router
+from app.webhooks.delivery import Deliverer
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -31,9 +32,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # that a collection triggered by a large import's many new objects does not walk it all again
         gc.collect()
         gc.freeze()
+        deliverer = Deliverer(app.state.engine, settings) if settings.webhook_delivery else None
+        if deliverer is not None:
+            await deliverer.start()
         try:
             yield
         finally:
+            if deliverer is not None:
+                await deliverer.stop()
             await app.state.engine.dispose()
 
     app = FastAPI(

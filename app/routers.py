@@ -18,6 +18,7 @@ from app.trainings.router import router as trainings_router
 from app.unit_plans.router import router as unit_plans_router
 from app.units.router import router as units_router
 from app.users.router import clients_router, users_router
+from app.webhooks.router import router as webhooks_router
 
 API_ROUTERS = [
     auth_router,
@@ -39,4 +40,5 @@ API_ROUTERS = [
     kpis_router,
     reports_router,
     audit_router,
+    webhooks_router,
 ]

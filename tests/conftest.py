@@ -25,6 +25,11 @@ os.environ.setdefault("DX_ENVIRONMENT", "test")
 os.environ.setdefault("DX_RATE_LIMIT_PER_MINUTE", "1000000")
 os.environ.setdefault("DX_LOGIN_FAILURES_PER_USERNAME", "1000")
 os.environ.setdefault("DX_LOGIN_FAILURES_PER_ADDRESS", "100000")
+# webhook receivers in tests listen on 127.0.0.1 over http (API.md section 12); retries come quickly
+os.environ.setdefault("DX_WEBHOOK_ALLOW_HOSTS", "127.0.0.1")
+os.environ.setdefault("DX_WEBHOOK_RETRY_BASE_SECONDS", "0.1")
+os.environ.setdefault("DX_WEBHOOK_RETRY_MAX_SECONDS", "1")
+os.environ.setdefault("DX_WEBHOOK_POLL_SECONDS", "0.2")
 
 from app.config import get_settings  # noqa: E402
 

@@ -7,10 +7,13 @@ makes new records, so that a test that deletes or moves one leaves the next test
 
 from __future__ import annotations
 
+import functools
+import time
 import uuid
 from collections.abc import Callable
 
 from tests.conftest import Api, World
+from tests.webhooks.receiver import Receiver
 
 V1 = "/api/v1"
 
@@ -19,6 +22,11 @@ def _post(api: Api, path: str, body: dict) -> dict:
     r = api.post(f"{V1}{path}", json=body)
     assert r.status_code == 201, f"{path}: {r.text}"
     return r.json()
+
+
+@functools.cache
+def _receiver() -> Receiver:
+    return Receiver().__enter__()  # a daemon thread, for the whole test session
 
 
 def _tag() -> str:
@@ -45,6 +53,8 @@ class Samples:
             "/annual-reports": lambda: {"id": self.record("/annual-reports")},
             "/forums": lambda: {"id": self.record("/forums")},
             "/satisfaction-surveys": lambda: {"id": self.record("/satisfaction-surveys")},
+            "/webhooks": lambda: {"id": self.webhook()},
+            "/webhooks/{id}/deliveries": self.webhook_delivery,
             "/kpis": lambda: {"code": "forum_compliance"},  # not a record: every role reads it over its scope
         }
         self.makers = {f"{V1}{k}": v for k, v in makers.items()}
@@ -130,6 +140,24 @@ class Samples:
                                       "satisfied": 101},
         }  # fmt: skip
         return _post(self.owner, path, {"unit_id": unit, **bodies[path]})["id"]
+
+    def webhook(self) -> int:
+        """An endpoint of the owner's unit, on a receiver that answers 200 (so that nothing keeps retrying)."""
+        body = {"url": _receiver().url, "events": ["budget_submission.submitted"], "unit_id": self.owner.unit_id}
+        return _post(self.owner, "/webhooks", body)["id"]
+
+    def webhook_delivery(self) -> dict[str, int]:
+        """An endpoint with one finished delivery attempt (of a test event)."""
+        endpoint = self.webhook()
+        r = self.owner.post(f"{V1}/webhooks/{endpoint}/test")
+        assert r.status_code == 202, r.text
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            items = self.owner.get(f"{V1}/webhooks/{endpoint}/deliveries").json()["items"]
+            if items:
+                return {"id": endpoint, "delivery_id": items[0]["id"]}
+            time.sleep(0.05)
+        raise AssertionError("the test event was not delivered within 15 s")
 
     def contest_entry(self) -> dict[str, int]:
         contest = self.record("/contests")

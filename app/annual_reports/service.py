@@ -13,6 +13,8 @@ from app.common.writes import Ctx
 from app.db import utcnow
 from app.errors import Invalid
 from app.models import AnnualReport
+from app.webhooks import outbox
+from app.webhooks.schemas import EventType
 
 annual_reports = AnnualReport.__table__
 
@@ -48,3 +50,5 @@ spec = ResourceSpec(
     server_fields=_submitted_at,
     rules=[not_null("unit_id", "year", "summary")],
 )
+# a new report (by POST or by an import) tells the endpoints whose scope holds it
+spec.after.append(outbox.hook(spec, lambda e: EventType.ANNUAL_REPORT_CREATED.value if e.action == "create" else None))

@@ -27,6 +27,7 @@ class Perm(StrEnum):
     AUDIT_READ = "audit:read"
     IMPORT = "import"
     IMPORT_UNITS = "import:units"
+    WEBHOOKS = "webhooks"  # manage webhook endpoints (a unit: those of its own unit exactly)
 
 
 _EVERYONE = {Perm.CATALOGUE_READ, Perm.RECORDS_READ, Perm.KPIS_READ}
@@ -45,10 +46,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Perm]] = {
             Perm.AUDIT_READ,
             Perm.IMPORT,
             Perm.IMPORT_UNITS,
+            Perm.WEBHOOKS,
         }
     ),
     Role.FINANCE_OFFICE: frozenset(_EVERYONE | {Perm.BUDGET_READ, Perm.BUDGET_DECIDE}),
-    Role.UNIT: frozenset(_EVERYONE | {Perm.RECORDS_WRITE, Perm.BUDGET_OWN, Perm.IMPORT}),
+    Role.UNIT: frozenset(_EVERYONE | {Perm.RECORDS_WRITE, Perm.BUDGET_OWN, Perm.IMPORT, Perm.WEBHOOKS}),
     Role.VIEWER: frozenset(_EVERYONE | {Perm.BUDGET_READ}),
 }
 

@@ -20,12 +20,13 @@ from app.budget.schemas import (
     Status,
 )
 from app.common import repository, writes
-from app.common.spec import Child, NaturalKey, ResourceSpec, require_fields
+from app.common.spec import Child, Event, NaturalKey, ResourceSpec, require_fields
 from app.common.types import MAX_SAFE_INT
 from app.common.writes import Ctx, check_if_match
 from app.db import utcnow
 from app.errors import Conflict, Invalid, NotFound
 from app.models import Activity, BudgetItem, BudgetRound, BudgetSubmission, BudgetTransition
+from app.webhooks import outbox
 
 rounds = BudgetRound.__table__
 submissions = BudgetSubmission.__table__
@@ -186,6 +187,15 @@ spec = ResourceSpec(
     may_write=_may_write_submission,
     per_caller=lambda principal, record: {"allowed_actions": workflow.allowed_actions(principal, record)},
 )
+
+
+def _event_of(event: Event) -> str | None:
+    """Each transition sends `budget_submission.<status it reached>`; creation and edits (drafts) send none."""
+    t = workflow.TRANSITIONS.get(event.action)
+    return f"budget_submission.{t.target.value}" if t is not None else None
+
+
+spec.after.append(outbox.hook(spec, _event_of))
 
 
 # --- transitions --------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from app.models.records import (
 )
 from app.models.system import AuditEvent, IdempotencyKey, RateLimitCounter
 from app.models.units import Unit
+from app.models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 __all__ = [
     "Airing",
@@ -45,4 +46,7 @@ __all__ = [
     "RateLimitCounter",
     "Unit",
     "User",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
 ]
