@@ -65,7 +65,7 @@ def test_a_receiver_down_while_the_service_restarts_gets_every_event_once_it_is_
             threading.Event().wait(0.05)
         assert len({d["event_id"] for d in log}) == 5 and all(d["status_code"] is None for d in log), log
     with running(db.url) as srv, Receiver(port) as receiver:
-        got = receiver.wait_for(5, timeout=30)
+        got = receiver.wait_for(5, timeout=120)
         got = receiver.quiet(1.0)
         with _client(srv) as c:
             log = c.get(f"{HOOKS}/{endpoint['id']}/deliveries", params={"limit": 500}).json()["items"]
@@ -96,7 +96,7 @@ def test_two_workers_deliver_each_event_once(db):
             t.start()
         for t in threads:
             t.join()
-        receiver.wait_for(300, timeout=60)
+        receiver.wait_for(300, timeout=180)  # a loaded machine (2 shared cores) is slow, not wrong
         got = receiver.quiet(1.5)
     counts = Counter(d.webhook_id for d in got)
     assert sorted(counts) == sorted(sent) and set(counts.values()) == {1}, counts.most_common(3)
