@@ -382,7 +382,9 @@ def explain(env, url, token, rows, rounds: int) -> None:
         for label in names[r % len(names) :] + names[: r % len(names)]:
             what, arg, key = variants[label]
             if what == "import":
-                seconds = run_import(env, token, arg, n, key=f"explain-{r}" if key else None)["seconds"]
+                seconds = run_import(env, token, arg, n, key=f"explain-{r}-{names.index(label)}" if key else None)[
+                    "seconds"
+                ]
             else:
                 seconds = run_copy(url, rows, arg)
             empty(url)
