@@ -4,7 +4,8 @@
 On a scratch PostgreSQL database: the API as `scripts/serve.sh` starts it, 200,000 forums written by COPY,
 the bootstrap lead office's token. wrk (32 connections, 2 threads, bounded in time and requests) alternates,
 round after round: the API's first page; the raw ASGI + asyncpg + orjson endpoint of scripts/bench_raw.py
-(same `LIMIT 51` and `count(*)`, same uvicorn options); the API's second page (the cursor of the first).
+(same `LIMIT 51` and `count(*)`, same uvicorn options); the API's second page (the cursor of the first); the
+first page from a second server whose per-principal request counter is off (DX_RATE_LIMIT_PER_MINUTE=0).
 
   .venv/bin/python scripts/bench_list.py [--forums 200000] [--rounds 3] [--seconds 10]
 """
@@ -53,13 +54,15 @@ def bench(args: argparse.Namespace) -> int:
     import httpx
 
     url, drop = b.scratch_database("dx_bench_list")
-    api = raw = None
+    api = raw = unlimited = None
     try:
         env = b.server_env(url)
         api = b.serve_sh(env)
         load_forums(url, args.forums)
         port = b.free_port()
         raw = b.Process([b.python(), str(b.ROOT / "scripts" / "bench_raw.py"), str(port), b.pg_dsn(url)], env, port)
+        # the same API with the per-principal request counter off: what that counter's row lock costs
+        unlimited = b.serve_sh(b.server_env(url, DX_RATE_LIMIT_PER_MINUTE="0"))
         auth = f"Bearer {b.token(api.url)}"
         first = httpx.get(f"{api.url}/api/v1/forums", params={"limit": 50}, headers={"Authorization": auth}).json()
         assert first["total"] == args.forums and len(first["items"]) == 50, first.get("total")
@@ -71,6 +74,7 @@ def bench(args: argparse.Namespace) -> int:
             "api": (f"{api.url}/api/v1/forums?limit=50", auth),
             "raw": (f"{raw.url}/forums", None),
             "api page 2": (f"{api.url}/api/v1/forums?limit=50&cursor={first['next_cursor']}", auth),
+            "api no limiter": (f"{unlimited.url}/api/v1/forums?limit=50", auth),
         }
         print(f"{args.forums:,} forums; wrk -c {args.connections}, {args.seconds} s a run, {args.rounds} rounds")
         results: dict[str, list[dict]] = {k: [] for k in targets}
@@ -105,9 +109,14 @@ def bench(args: argparse.Namespace) -> int:
             f"{med['api page 2']['p99']:,.0f} ms, {med['api page 2']['rps'] / med['raw']['rps']:.2f}x",
             "",
         )
+        b.row(
+            "(extra) the first page with the per-principal rate-limit counter off: p99, req/s vs raw",
+            f"{med['api no limiter']['p99']:,.0f} ms, {med['api no limiter']['rps'] / med['raw']['rps']:.2f}x",
+            "",
+        )
         return 0
     finally:
-        for p in (api, raw):
+        for p in (api, raw, unlimited):
             if p is not None:
                 p.stop()
         drop()
