@@ -3,6 +3,7 @@ them, matched on (unit, external_ref) (units: code) or id, and written all toget
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from app.errors import AppError
 from app.imports.parsers import Parsed
 
 META = {"created_at", "updated_at", "version"}
+YIELD_EVERY = 250  # rows validated between two chances for the event loop to serve other requests
 
 
 @dataclass
@@ -200,9 +202,12 @@ async def _run_import(
         if (e.row, e.field) not in cell_errors:
             err(e)
 
-    for r in rows:
+    for i, r in enumerate(rows, start=1):
         if r.number not in failed:
             await _validate_row(ctx, ispec, r, row_err)
+        if i % YIELD_EVERY == 0:
+            # validation is CPU: let the loop serve other requests between slices of rows
+            await asyncio.sleep(0)
 
     checked = [r for r in rows if r.data is not None]
     items = [(r.data, r.existing["id"] if r.existing else None) for r in checked]
