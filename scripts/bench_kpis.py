@@ -192,7 +192,7 @@ def bench(args: argparse.Namespace) -> int:
         url, drop = f"sqlite:///{tmp.name}/dx.db", tmp.cleanup
     else:
         url, drop = b.scratch_database(f"dx_bench_{args.target}")
-    env = b.server_env(url)
+    env = b.server_env(url, DX_STATEMENT_TIMEOUT_MS=str(args.statement_timeout_ms))
     try:
         if not args.reuse:
             cli(env, "migrate")
@@ -264,6 +264,12 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--max-seconds", type=float, default=300, help="stop the runs of one caller after this")
     p.add_argument("--api-rows", type=int, default=320_000, help="kpis: forums of --year loaded through the API")
+    p.add_argument(
+        "--statement-timeout-ms",
+        type=int,
+        default=30_000,
+        help="the server's DX_STATEMENT_TIMEOUT_MS (a KPI statement past it is a 503, as in production)",
+    )
     p.add_argument("--keep", action="store_true", help="keep the scratch database (prints its URL)")
     p.add_argument("--reuse", metavar="URL", help="a database kept by --keep: skip loading, keep it")
     args = p.parse_args()
