@@ -12,7 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from app import errors
 from app.auth import tokens
 from app.auth.principal import refusal_before_body
-from app.common.responses import problems_as_problem_json_only
+from app.common import openapi
 from app.config import Settings, get_settings
 from app.db import make_engine
 from app.middleware import BodyLimit, Idempotency, RequestContext
@@ -70,6 +70,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["ETag", "Link", "X-Request-ID", "Location", "Idempotent-Replayed"],
         )
     app.add_middleware(RequestContext)
-    default_openapi = app.openapi
-    app.openapi = lambda: problems_as_problem_json_only(default_openapi())  # type: ignore[method-assign]
+    openapi.install(app)
     return app

@@ -32,6 +32,7 @@ os.environ.setdefault("DX_WEBHOOK_RETRY_MAX_SECONDS", "1")
 os.environ.setdefault("DX_WEBHOOK_POLL_SECONDS", "0.2")
 
 from app.config import get_settings  # noqa: E402
+from tests.openapi_headers import undocumented_headers  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("DX_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 BACKEND = os.environ.get("DX_TEST_DATABASE", "sqlite")
@@ -103,7 +104,10 @@ class Api:
 
     def request(self, method: str, url: str, **kw):
         kw["headers"] = self._headers(kw.get("headers"))
-        return self.client.request(method, url, **kw)
+        response = self.client.request(method, url, **kw)
+        missing = undocumented_headers(self.client.app, response)
+        assert not missing, f"{method} {url} answered {response.status_code} with {missing}, which /openapi.json omits"
+        return response
 
     def get(self, url: str, **kw):
         return self.request("GET", url, **kw)

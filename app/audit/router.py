@@ -19,7 +19,7 @@ from app.timeutil import LOCAL_TZ
 audit_events = AuditEvent.__table__
 
 
-class Actor(BaseModel):
+class AuditActor(BaseModel):
     kind: str
     id: int | None
     role: str | None
@@ -29,7 +29,7 @@ class Actor(BaseModel):
 class AuditEventRead(BaseModel):
     id: int
     at: datetime
-    actor: Actor
+    actor: AuditActor
     action: str
     resource: str
     resource_id: int | None

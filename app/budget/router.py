@@ -12,7 +12,7 @@ from app.auth.principal import CurrentPrincipal, require
 from app.budget import service
 from app.budget.schemas import BudgetRoundQuery, BudgetRoundSummary, BudgetSubmissionQuery, BudgetSubmissionRead
 from app.budget.workflow import TRANSITIONS, Transition
-from app.common.responses import problems
+from app.common.responses import problems, record_headers
 from app.common.router import IfMatch, RecordId, resource_router, set_etag
 from app.common.spec import to_read
 from app.db import DbConn
@@ -88,7 +88,7 @@ def _add_transition(t: Transition) -> None:
         operation_id=f"{t.action}_budget_submission",
         summary=t.summary,
         description=f"From {sources} to {t.target}. Honours If-Match.",
-        responses=problems(403, 404, 409, 412, 413),
+        responses={**problems(403, 404, 409, 412, 413), **record_headers()},
     )
 
 

@@ -17,7 +17,7 @@ from app.common.router import RecordListQuery
 from app.common.types import MAX_SAFE_INT, Id, Instant, LongText, ReadSchema, Ref, Schema, Text, Vnd
 
 
-class Status(StrEnum):
+class BudgetStatus(StrEnum):
     DRAFT = "draft"
     SUBMITTED = "submitted"
     RETURNED = "returned"
@@ -26,6 +26,18 @@ class Status(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     WITHDRAWN = "withdrawn"
+
+
+class BudgetAction(StrEnum):
+    """A transition of a submission (the path segment of POST /budget-submissions/{id}/<action>)."""
+
+    SUBMIT = "submit"
+    WITHDRAW = "withdraw"
+    RETURN = "return"
+    FORWARD = "forward"
+    APPRAISE = "appraise"
+    APPROVE = "approve"
+    REJECT = "reject"
 
 
 class FundingSource(StrEnum):
@@ -76,7 +88,7 @@ class BudgetRoundQuery(ListQuery):
 
 
 class StatusTotals(BaseModel):
-    status: Status
+    status: BudgetStatus
     count: int
     requested_total_vnd: int
     appraised_total_vnd: int
@@ -141,7 +153,7 @@ class BudgetItemRead(BaseModel):
     amount_vnd: int = Field(description="quantity x unit_cost_vnd, computed by the server")
 
 
-class Actor(BaseModel):
+class HistoryActor(BaseModel):
     kind: str
     id: int
     role: str
@@ -152,9 +164,9 @@ class HistoryEntry(BaseModel):
     model_config = ConfigDict(serialize_by_alias=True, validate_by_name=True, validate_by_alias=True)
 
     action: str
-    from_: Status = Field(alias="from")
-    to: Status
-    actor: Actor
+    from_: BudgetStatus = Field(alias="from")
+    to: BudgetStatus
+    actor: HistoryActor
     at: datetime
     note: str | None
 
@@ -166,7 +178,7 @@ class BudgetSubmissionRead(ReadSchema):
     title: str
     funding_source: FundingSource
     items: list[BudgetItemRead]
-    status: Status
+    status: BudgetStatus
     requested_total_vnd: int = Field(le=MAX_SAFE_INT)
     appraised_total_vnd: int | None
     approved_total_vnd: int | None
@@ -176,13 +188,13 @@ class BudgetSubmissionRead(ReadSchema):
     late: bool = Field(description="whether the latest submit came after the round's deadline")
     external_ref: str | None
     history: list[HistoryEntry] = Field(description="every transition, oldest first")
-    allowed_actions: list[str] = Field(description="the transitions the caller may make now")
+    allowed_actions: list[BudgetAction] = Field(description="the transitions the caller may make now")
 
 
 class BudgetSubmissionQuery(RecordListQuery):
     round_id: Id | None = None
     activity_id: Id | None = None
-    status: Status | None = None
+    status: BudgetStatus | None = None
 
 
 # --- transition bodies --------------------------------------------------------------------------

@@ -14,10 +14,10 @@ from app.budget.schemas import (
     BudgetRoundCreate,
     BudgetRoundRead,
     BudgetRoundUpdate,
+    BudgetStatus,
     BudgetSubmissionCreate,
     BudgetSubmissionRead,
     BudgetSubmissionUpdate,
-    Status,
 )
 from app.common import repository, writes
 from app.common.spec import Child, Event, NaturalKey, ResourceSpec, require_fields
@@ -138,14 +138,14 @@ async def _check_submission(ctx: Ctx, data: dict[str, Any], existing: dict[str, 
 def _derive(data: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"requested_total_vnd": sum(amount_of(i) for i in data["items"])}
     if data.get("status") is None:  # a new submission starts as a draft
-        out.update(status=Status.DRAFT.value, late=False)
+        out.update(status=BudgetStatus.DRAFT.value, late=False)
     return out
 
 
 async def _may_write_submission(ctx: Ctx, record: dict[str, Any]) -> None:
     """Own unit only, in draft or returned (a new one is a draft)."""
     workflow.check_editable(
-        ctx.principal, {"status": Status.DRAFT, **{k: v for k, v in record.items() if v is not None}}
+        ctx.principal, {"status": BudgetStatus.DRAFT, **{k: v for k, v in record.items() if v is not None}}
     )
 
 
@@ -153,7 +153,7 @@ def _visibility(principal: Principal, t: Table):
     """Drafts are seen by their own unit alone; other statuses also by the city-wide budget readers."""
     own = t.c.unit_id == principal.unit_id
     if principal.can(Perm.BUDGET_READ):
-        return or_(t.c.status != Status.DRAFT.value, own)
+        return or_(t.c.status != BudgetStatus.DRAFT.value, own)
     return own
 
 
@@ -255,7 +255,7 @@ async def round_summary(conn: AsyncConnection, round_id: int) -> dict[str, Any]:
     """Totals of the round's non-draft submissions by status and by unit, with on-time and late counts."""
     if await conn.scalar(select(rounds.c.id).where(rounds.c.id == round_id)) is None:
         raise NotFound(f"No budget-rounds record with id {round_id}.")
-    where = and_(submissions.c.round_id == round_id, submissions.c.status != Status.DRAFT.value)
+    where = and_(submissions.c.round_id == round_id, submissions.c.status != BudgetStatus.DRAFT.value)
     s = submissions.c
     by_status = await conn.execute(select(s.status, *_sums()).where(where).group_by(s.status).order_by(s.status))
     by_unit = await conn.execute(select(s.unit_id, *_sums()).where(where).group_by(s.unit_id).order_by(s.unit_id))

@@ -16,21 +16,21 @@ from pydantic import BaseModel
 
 from app.auth.permissions import Perm
 from app.auth.principal import Principal
-from app.budget.schemas import AppraiseBody, ApproveBody, ForwardBody, RejectBody, ReturnBody, Status
+from app.budget.schemas import AppraiseBody, ApproveBody, BudgetStatus, ForwardBody, RejectBody, ReturnBody
 from app.errors import Conflict, Forbidden, Invalid
 
 # What an action writes besides the status: (record, body, now, round deadline) -> column values.
 Effect = Callable[[dict[str, Any], Any, datetime, datetime], dict[str, Any]]
 
 # PATCH and DELETE are allowed in these statuses only (and by the submission's own unit).
-EDITABLE = frozenset({Status.DRAFT, Status.RETURNED})
+EDITABLE = frozenset({BudgetStatus.DRAFT, BudgetStatus.RETURNED})
 
 
 @dataclass(frozen=True)
 class Transition:
     action: str
-    sources: frozenset[Status]
-    target: Status
+    sources: frozenset[BudgetStatus]
+    target: BudgetStatus
     perm: Perm
     own_unit: bool  # the actor must belong to the submission's unit exactly
     body: type[BaseModel] | None
@@ -71,7 +71,7 @@ def _t(action, sources, target, perm, own_unit, body, effect, summary) -> Transi
     return Transition(action, frozenset(sources), target, perm, own_unit, body, effect, summary)
 
 
-S = Status
+S = BudgetStatus
 TRANSITIONS: dict[str, Transition] = {
     t.action: t
     for t in (

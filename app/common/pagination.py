@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from typing import Annotated, Generic, NamedTuple, TypeVar
+from typing import Annotated, Any, Generic, NamedTuple, TypeVar
 
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,6 +23,11 @@ class Page(BaseModel, Generic[T]):
     items: list[T]
     total: int
     next_cursor: str | None
+
+    @classmethod
+    def model_parametrized_name(cls, params: tuple[type[Any], ...]) -> str:
+        """`ForumPage` for `Page[ForumRead]`: the schema name generated clients give the class."""
+        return params[0].__name__.removesuffix("Read") + "Page"
 
 
 class ListQuery(BaseModel):

@@ -50,6 +50,12 @@ def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 
 
+def record_headers(status: int = 200) -> dict[int | str, dict[str, Any]]:
+    """The answer of a route that sends one record with its ETag (`set_etag`): declared beside it, since the
+    kind of route does not tell (app/common/openapi.py declares the headers that it does)."""
+    return {status: {"headers": {"ETag": {"$ref": "#/components/headers/ETag"}}}}
+
+
 def problems_as_problem_json_only(openapi: dict[str, Any]) -> dict[str, Any]:
     """FastAPI files a response `model` under application/json too; a problem is only ever served as
     application/problem+json, so a generated client must not expect it as JSON."""

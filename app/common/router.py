@@ -16,7 +16,7 @@ from app.auth.principal import CurrentPrincipal, Principal
 from app.common import repository, writes
 from app.common.csv_export import csv_stream, wants_csv
 from app.common.pagination import ListQuery, Page, next_link
-from app.common.responses import problems
+from app.common.responses import problems, record_headers
 from app.common.spec import ResourceSpec, etag_of, to_read
 from app.common.types import MAX_INT64
 from app.db import DbConn
@@ -159,7 +159,11 @@ def resource_router(
     if "get" in ops:
 
         @router.get(
-            item, response_model=Read, operation_id=f"get_{one}", summary=where["get"], responses=problems(403, 404)
+            item,
+            response_model=Read,
+            operation_id=f"get_{one}",
+            summary=where["get"],
+            responses={**problems(403, 404), **record_headers()},
         )
         async def get_record(at: Located, response: Response, conn: DbConn, principal: Reader):
             record = await repository.load(conn, spec, principal, at.record_id, parent_id=at.parent_id)
@@ -174,7 +178,7 @@ def resource_router(
             status_code=201,
             operation_id=f"create_{one}",
             summary=where["create"],
-            responses=problems(403, 409, 413, *extra_404),
+            responses={**problems(403, 409, 413, *extra_404), **record_headers(201)},
         )
         async def create_record(
             body: Create, request: Request, response: Response, conn: DbConn, principal: Writer, parent_id: ParentId
@@ -191,7 +195,7 @@ def resource_router(
             response_model=Read,
             operation_id=f"update_{one}",
             summary=where["update"],
-            responses=problems(403, 404, 409, 412, 413),
+            responses={**problems(403, 404, 409, 412, 413), **record_headers()},
         )
         async def update_record(
             at: Located, body: Update, response: Response, conn: DbConn, principal: Writer, if_match: IfMatch = None

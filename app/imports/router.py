@@ -17,7 +17,7 @@ from app.imports.registry import ImportResource, import_spec
 router = APIRouter(prefix="/imports", tags=["imports"])
 
 
-class ImportError_(BaseModel):
+class ImportRowError(BaseModel):
     row: int
     field: str
     message: str
@@ -30,7 +30,7 @@ class ImportResult(BaseModel):
     created: int
     updated: int
     unchanged: int
-    errors: list[ImportError_]
+    errors: list[ImportRowError]
 
 
 def _is_list(annotation: Any) -> bool:
@@ -80,6 +80,14 @@ def _result(resource: str, dry_run: bool, outcome: Outcome) -> dict[str, Any]:
     openapi_extra={
         "requestBody": {
             "required": True,
+            "description": (
+                'One of three forms. `application/json`: `{"rows": [...]}`. `text/csv`: UTF-8 text (a BOM is '
+                "allowed), a header row of field names, one row per record, list fields as JSON in their cell, "
+                "e.g. for forums `unit_code,kind,held_on,title,attendees,questions_answered` then "
+                "`PH-TANTHANH,village_forum,2024-03-12,Diễn đàn thôn,45,12`. "
+                "`application/vnd.openxmlformats-officedocument.spreadsheetml.sheet`: an .xlsx workbook whose "
+                "first sheet has the same header row and rows."
+            ),
             "content": {
                 "application/json": {
                     "schema": {
@@ -88,7 +96,7 @@ def _result(resource: str, dry_run: bool, outcome: Outcome) -> dict[str, Any]:
                         "required": ["rows"],
                     }
                 },
-                "text/csv": {"schema": {"type": "string"}},
+                "text/csv": {"schema": {"type": "string", "format": "binary"}},
                 "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
                     "schema": {"type": "string", "format": "binary"}
                 },

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -48,6 +49,20 @@ class KpiQuery(BaseModel):
         return self
 
 
+class KpiComparison(StrEnum):
+    """How the value meets its target: at least (`gte`) or above (`gt`)."""
+
+    GTE = "gte"
+    GT = "gt"
+
+
+class KpiStatus(StrEnum):
+    MET = "met"
+    NOT_MET = "not_met"
+    NO_DATA = "no_data"
+    TRACKING = "tracking"
+
+
 class BreakdownRow(BaseModel):
     unit_id: int
     numerator: int
@@ -68,8 +83,8 @@ class KpiOut(BaseModel):
     denominator: int
     value: float | None = Field(description="numerator / denominator; null when the denominator is 0")
     target: float | None
-    comparison: Literal["gte", "gt"] | None
-    status: Literal["met", "not_met", "no_data", "tracking"]
+    comparison: KpiComparison | None
+    status: KpiStatus
 
 
 class KpiWithBreakdown(KpiOut):

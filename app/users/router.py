@@ -4,7 +4,7 @@ and its revocation."""
 from fastapi import Request, Response
 
 from app.auth.deps import Admin
-from app.common.responses import problems
+from app.common.responses import problems, record_headers
 from app.common.router import IfMatch, RecordId, resource_router, set_etag
 from app.common.spec import to_read
 from app.db import DbConn
@@ -25,7 +25,7 @@ clients_router = resource_router(
     status_code=201,
     operation_id="create_api_client",
     summary="Register a machine client (its secret is shown once)",
-    responses=problems(403, 409, 413),
+    responses={**problems(403, 409, 413), **record_headers(201)},
 )
 async def create_api_client(
     body: ApiClientCreate, request: Request, response: Response, conn: DbConn, principal: Admin
