@@ -8,6 +8,7 @@ from functools import partial
 
 from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi_offline import FastAPIOffline
 
 from app import errors
 from app.auth import tokens
@@ -42,7 +43,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await deliverer.stop()
             await app.state.engine.dispose()
 
-    app = FastAPI(
+    # /docs and /redoc with their JavaScript and CSS served from this service (fastapi-offline ships them),
+    # so they work on an office network without internet
+    app = FastAPIOffline(
         title="Tam Kỳ DX communication plan API",
         version="1.0.0",
         description="Runs and monitors Tam Kỳ city's 2021-2025 digital-transformation communication plan.",

@@ -133,9 +133,26 @@ def declare_headers(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+def optional_bodies_without_null(document: dict[str, Any]) -> dict[str, Any]:
+    """A body that may be left out is documented by FastAPI as `anyOf: [Body, null]`; `required: false`
+    already says it may be absent, and openapi-python-client then sends its UNSET marker as JSON."""
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            body = operation.get("requestBody")
+            if not body or body.get("required"):
+                continue
+            for media in body.get("content", {}).values():
+                variants = media.get("schema", {}).get("anyOf", [])
+                kept = [v for v in variants if v != {"type": "null"}]
+                if len(variants) == 2 and len(kept) == 1:
+                    media["schema"] = kept[0]
+    return document
+
+
 def finish(document: dict[str, Any]) -> dict[str, Any]:
     """The document FastAPI generated, named and annotated for generated clients."""
-    return declare_headers(rename_schemas(problems_as_problem_json_only(document)))
+    document = rename_schemas(problems_as_problem_json_only(document))
+    return declare_headers(optional_bodies_without_null(document))
 
 
 def install(app: Any) -> None:
