@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.auth.principal import Principal
 from app.auth.scope import scope_clause
-from app.budget.schemas import Status
+from app.budget.schemas import BudgetStatus
 from app.kpis import service as kpis
 from app.kpis.registry import KPIS
 from app.models import BudgetRound, BudgetSubmission, Unit
@@ -34,13 +34,13 @@ async def budget_lines(conn: AsyncConnection, principal: Principal, year: int) -
             .select_from(submissions.join(rounds, rounds.c.id == submissions.c.round_id))
             .where(
                 rounds.c.period.like(f"{year:04d}%"),
-                submissions.c.status != Status.DRAFT,
+                submissions.c.status != BudgetStatus.DRAFT,
                 scope_clause(principal, submissions.c.unit_id),
             )
             .group_by(submissions.c.status)
         )
     ).all()
-    order = {status: i for i, status in enumerate(Status)}
+    order = {status: i for i, status in enumerate(BudgetStatus)}
     lines = [{"status": r.status, "count": r.count, **{name: _int(r._mapping[name]) for name in AMOUNTS}} for r in rows]
     return sorted(lines, key=lambda line: order[line["status"]])
 

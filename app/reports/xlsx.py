@@ -35,7 +35,7 @@ from openpyxl.utils.units import cm_to_EMU
 from openpyxl.worksheet.page import PageMargins
 from openpyxl.worksheet.worksheet import Worksheet
 
-from app.budget.schemas import Status
+from app.budget.schemas import BudgetStatus
 from app.kpis.registry import BY_CODE
 
 AUTHORITY = "UBND THÀNH PHỐ TAM KỲ"
@@ -55,16 +55,18 @@ RECIPIENTS = (
 STATUS_VI = {"met": "Đạt", "not_met": "Chưa đạt", "no_data": "Chưa có số liệu", "tracking": "Theo dõi"}
 COMPARISON_VI = {"gte": "≥", "gt": ">"}
 BUDGET_STATUS_VI = {
-    Status.DRAFT: "Đang soạn thảo",
-    Status.SUBMITTED: "Đã gửi, chờ xem xét",
-    Status.RETURNED: "Trả lại để hoàn thiện",
-    Status.FORWARDED: "Đã chuyển thẩm định",
-    Status.APPRAISED: "Đã thẩm định",
-    Status.APPROVED: "Đã phê duyệt",
-    Status.REJECTED: "Không phê duyệt",
-    Status.WITHDRAWN: "Đơn vị đã rút",
+    BudgetStatus.DRAFT: "Đang soạn thảo",
+    BudgetStatus.SUBMITTED: "Đã gửi, chờ xem xét",
+    BudgetStatus.RETURNED: "Trả lại để hoàn thiện",
+    BudgetStatus.FORWARDED: "Đã chuyển thẩm định",
+    BudgetStatus.APPRAISED: "Đã thẩm định",
+    BudgetStatus.APPROVED: "Đã phê duyệt",
+    BudgetStatus.REJECTED: "Không phê duyệt",
+    BudgetStatus.WITHDRAWN: "Đơn vị đã rút",
 }
-REPORTED_STATUSES = [s for s in Status if s != Status.DRAFT]  # workflow order, as the budget service reports them
+REPORTED_STATUSES = [
+    s for s in BudgetStatus if s != BudgetStatus.DRAFT
+]  # workflow order, as the budget service reports them
 AMOUNTS = ("requested_total_vnd", "appraised_total_vnd", "approved_total_vnd")
 
 SUMMARY_SHEET = "Tổng hợp"
