@@ -14,6 +14,8 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalErr
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+import app.i18n as i18n
+
 log = logging.getLogger("app.errors")
 
 PROBLEM_JSON = "application/problem+json"
@@ -110,19 +112,20 @@ def problem(
     headers: dict[str, str] | None = None,
     title: str | None = None,
 ) -> Response:
+    """A problem in the caller's language (app/i18n.py): title, detail and every `errors[].msg`."""
     body: dict[str, Any] = {
         "type": "about:blank",
-        "title": title or TITLES.get(status, "Error"),
+        "title": i18n.title(status, title or TITLES.get(status, "Error")),
         "status": status,
-        "detail": detail,
+        "detail": i18n.say(detail),
     }
     if errors:
-        body["errors"] = errors
+        body["errors"] = [{**e, "msg": i18n.say(e["msg"])} if "msg" in e else e for e in errors]
     return Response(
         orjson.dumps(body, default=str),
         status_code=status,
         media_type=PROBLEM_JSON,
-        headers=headers,
+        headers={**(headers or {}), **i18n.content_language()},
     )
 
 
@@ -131,13 +134,7 @@ def _clean_loc(loc: Any) -> list[Any]:
 
 
 def validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
-    out = []
-    for err in exc.errors():
-        msg = err.get("msg", "invalid")
-        if err.get("type") == "json_invalid":
-            msg = "Malformed JSON: " + str(err.get("ctx", {}).get("error", msg))
-        out.append({"loc": _clean_loc(err.get("loc", ())), "msg": msg})
-    return out
+    return [{"loc": _clean_loc(err.get("loc", ())), "msg": i18n.pydantic_message(err)} for err in exc.errors()]
 
 
 async def _app_error(_: Request, exc: AppError) -> Response:
@@ -167,7 +164,8 @@ async def _validation(request: Request, exc: RequestValidationError) -> Response
     errors = validation_errors(exc)
     first = errors[0] if errors else {"loc": [], "msg": "invalid"}
     where = ".".join(str(p) for p in first["loc"])
-    return problem(422, f"{where}: {first['msg']}" if where else first["msg"], errors=errors)
+    message = i18n.say(first["msg"])
+    return problem(422, i18n.Said(f"{where}: {message}") if where else message, errors=errors)
 
 
 async def _http(request: Request, exc: StarletteHTTPException) -> Response:

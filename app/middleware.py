@@ -21,6 +21,7 @@ from app.common.context import request_id_var
 from app.config import Settings
 from app.db import utcnow
 from app.errors import is_unavailable, problem
+from app.i18n import language_var, negotiate
 from app.models import IdempotencyKey
 
 REQUESTS = Counter("dx_http_requests_total", "HTTP requests", ["method", "route", "status"])
@@ -86,6 +87,7 @@ class RequestContext:
         incoming = _header(scope, b"x-request-id")
         rid = incoming if incoming and len(incoming) <= 128 and incoming.isprintable() else uuid.uuid4().hex
         token = request_id_var.set(rid)
+        language = language_var.set(negotiate(_header(scope, b"accept-language")))
         began = time.perf_counter()
         status_holder = {"status": 500}
         started = {"value": False}
@@ -130,6 +132,7 @@ class RequestContext:
             REQUESTS.labels(scope["method"], template, str(status_holder["status"])).inc()
             LATENCY.labels(scope["method"], template).observe(time.perf_counter() - began)
             request_id_var.reset(token)
+            language_var.reset(language)
 
 
 class BodyLimit:

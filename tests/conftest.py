@@ -31,9 +31,11 @@ os.environ.setdefault("DX_WEBHOOK_RETRY_BASE_SECONDS", "0.1")
 os.environ.setdefault("DX_WEBHOOK_RETRY_MAX_SECONDS", "1")
 os.environ.setdefault("DX_WEBHOOK_POLL_SECONDS", "0.2")
 
+from app import i18n  # noqa: E402
 from app.config import get_settings  # noqa: E402
 from tests.openapi_headers import undocumented_headers  # noqa: E402
 
+i18n.untranslated = set()  # every problem a test meets must have its Vietnamese (Api.request checks)
 PG_ADMIN_URL = os.environ.get("DX_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 BACKEND = os.environ.get("DX_TEST_DATABASE", "sqlite")
 ADMIN = ("admin", "admin-password-1")
@@ -104,7 +106,10 @@ class Api:
 
     def request(self, method: str, url: str, **kw):
         kw["headers"] = self._headers(kw.get("headers"))
+        i18n.untranslated.clear()
         response = self.client.request(method, url, **kw)
+        untranslated = sorted(i18n.untranslated)
+        assert not untranslated, f"{method} {url}: no Vietnamese in app/i18n.py for {untranslated}"
         missing = undocumented_headers(self.client.app, response)
         assert not missing, f"{method} {url} answered {response.status_code} with {missing}, which /openapi.json omits"
         return response

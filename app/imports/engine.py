@@ -17,6 +17,7 @@ from app.common import repository, writes
 from app.common.spec import ResourceSpec
 from app.common.writes import Ctx
 from app.errors import AppError
+from app.i18n import pydantic_message
 from app.imports.parsers import Parsed
 
 META = {"created_at", "updated_at", "version"}
@@ -259,7 +260,7 @@ async def _validate_row(ctx: Ctx, ispec: ImportSpec, r: _Row, err) -> None:
         validated = (spec.create if existing is None else spec.update).model_validate(body)
     except ValidationError as exc:
         for e in exc.errors():
-            err(RowError(r.number, _loc_field(e["loc"]), e["msg"]))
+            err(RowError(r.number, _loc_field(e["loc"]), pydantic_message(e)))
         return
     try:
         if existing is None:
@@ -272,7 +273,7 @@ async def _validate_row(ctx: Ctx, ispec: ImportSpec, r: _Row, err) -> None:
         r.data = None
         if exc.errors:
             for e in exc.errors:
-                err(RowError(r.number, _loc_field(e["loc"]), e["msg"]))
+                err(RowError(r.number, _loc_field(e["loc"]), pydantic_message(e)))
         else:
             err(RowError(r.number, spec.unit_column or "", exc.detail))
 

@@ -10,6 +10,7 @@ from app.auth.principal import CurrentPrincipal, require
 from app.common.responses import problems
 from app.db import DbConn
 from app.errors import Forbidden
+from app.i18n import content_language, say
 from app.imports.engine import Outcome, run_import
 from app.imports.parsers import MAX_ROWS, parse
 from app.imports.registry import ImportResource, import_spec
@@ -53,7 +54,7 @@ def _result(resource: str, dry_run: bool, outcome: Outcome) -> dict[str, Any]:
         "created": 0 if rejected else outcome.created,
         "updated": 0 if rejected else outcome.updated,
         "unchanged": 0 if rejected else outcome.unchanged,
-        "errors": [{"row": e.row, "field": e.field, "message": e.message} for e in outcome.errors],
+        "errors": [{"row": e.row, "field": e.field, "message": say(e.message)} for e in outcome.errors],
     }
 
 
@@ -124,5 +125,5 @@ async def import_rows(
     outcome = await run_import(conn, ispec, principal, parsed, dry_run=dry_run)
     result = _result(resource.value, dry_run, outcome)
     if outcome.errors:
-        return JSONResponse(result, status_code=422)
+        return JSONResponse(result, status_code=422, headers=content_language())
     return result
