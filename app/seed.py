@@ -3,10 +3,12 @@ nothing."""
 
 from __future__ import annotations
 
+import csv
 from datetime import date
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
 from app.auth.passwords import hash_password
@@ -114,6 +116,35 @@ def _ensure_plan(conn: Connection, city_id: int) -> tuple[int, bool]:
         ).scalar_one()
         _audit(conn, "plan-targets", target_id, row)
     return plan_id, True
+
+
+SAMPLE_UNITS = Path(__file__).resolve().parent.parent / "data" / "tamky-units.csv"
+
+
+def load_units_file(conn: Connection, path: Path = SAMPLE_UNITS) -> dict[str, int]:
+    """Units from a CSV (`code,name,kind,parent_code,staff_count`, parents before their children): a unit
+    missing is created; a unit that exists keeps everything but gains the file's headcount when it has none
+    yet (a headcount someone entered is never overwritten). Running it again changes nothing."""
+    added = staffed = 0
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        for row in csv.DictReader(f):
+            code, staff = row["code"], int(row["staff_count"] or 0)
+            found = conn.execute(select(units.c.id, units.c.staff_count).where(units.c.code == code)).first()
+            if found is None:
+                parent = conn.scalar(select(units.c.id).where(units.c.code == row["parent_code"]))
+                if parent is None:
+                    raise ValueError(f"{path.name}: {code}'s parent {row['parent_code']!r} is not a unit")
+                unit_id = _ensure_unit(conn, code, row["name"], row["kind"], parent)
+                added += 1
+            elif found.staff_count == 0 and staff:
+                unit_id = found.id
+            else:
+                continue
+            if staff:
+                conn.execute(update(units).where(units.c.id == unit_id).values(staff_count=staff, updated_at=utcnow()))
+                _audit(conn, "units", unit_id, {"code": code, "staff_count": staff})
+                staffed += 1
+    return {"units": added, "headcounts": staffed}
 
 
 def seed(conn: Connection) -> dict[str, int]:

@@ -3,5 +3,5 @@
 # Arguments go to `python -m app serve` (--host, --port, --workers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-. scripts/_venv.sh
+DX_LOCK=requirements.lock . scripts/_venv.sh
 exec .venv/bin/python -m app serve "$@"

@@ -41,6 +41,18 @@ def seed(settings: Settings) -> dict[str, int]:
     return added
 
 
+def seed_sample_units(settings: Settings) -> dict[str, int]:
+    """Tam Kỳ's quarters and villages and the units' headcounts (data/tamky-units.csv), for trying the API:
+    the plan's seed has none, so no village forum could be recorded and no training coverage computed."""
+    from app.seed import load_units_file
+
+    engine = _sync_engine(settings)
+    with engine.begin() as conn:
+        loaded = load_units_file(conn)
+    engine.dispose()
+    return loaded
+
+
 def _unit_id(conn, code: str) -> int:
     from app.models import Unit
 
@@ -159,7 +171,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--grace", type=int, default=20, help="seconds in-flight requests get on SIGTERM")
     sub.add_parser("migrate", help="apply Alembic migrations")
-    sub.add_parser("seed", help="load the plan's units and activities (idempotent) and bootstrap the admin")
+    p = sub.add_parser("seed", help="load the plan's units and activities (idempotent) and bootstrap the admin")
+    p.add_argument(
+        "--sample-units",
+        action="store_true",
+        help="also load Tam Kỳ's quarters and villages and the units' headcounts (data/tamky-units.csv)",
+    )
     p = sub.add_parser("create-user", help="create a user")
     p.add_argument("--username", required=True)
     p.add_argument("--password", required=True)
@@ -202,7 +219,10 @@ def main(argv: list[str] | None = None) -> None:
         migrate(settings)
         print("migrated to head")
     elif args.command == "seed":
+        migrate(settings)
         print(f"seeded: {seed(settings)}")
+        if args.sample_units:
+            print(f"sample units: {seed_sample_units(settings)}")
     elif args.command == "create-user":
         migrate(settings)
         create_user(settings, args)
