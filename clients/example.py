@@ -65,31 +65,22 @@ def main(base_url: str, username: str, password: str) -> None:
 
     # a create, and its 422 branch (a Problem with errors naming the fields)
     ward = next(u for u in list_units.sync(client=api, q="tan thanh", limit=50).items if u.code == "PH-TANTHANH")
-    bad = create_forum.sync_detailed(
-        client=api,
-        body=ForumCreate(
+
+    def forum(attendees: int) -> ForumCreate:
+        return ForumCreate(
             unit_id=ward.id,
             kind=ForumKind.VILLAGE_FORUM,
             held_on=date(2024, 5, 5),
             title="Diễn đàn chuyển đổi số",
-            attendees=-1,
+            attendees=attendees,
             questions_answered=0,
-        ),
-    )
+        )
+
+    bad = create_forum.sync_detailed(client=api, body=forum(-1))
     assert bad.status_code == HTTPStatus.UNPROCESSABLE_ENTITY and isinstance(bad.parsed, Problem), bad
     assert [e.loc for e in bad.parsed.errors] == [["body", "attendees"]], bad.parsed.errors
     print(f"422: {bad.parsed.detail}")
-    made = create_forum.sync_detailed(
-        client=api,
-        body=ForumCreate(
-            unit_id=ward.id,
-            kind=ForumKind.VILLAGE_FORUM,
-            held_on=date(2024, 5, 5),
-            title="Diễn đàn chuyển đổi số",
-            attendees=45,
-            questions_answered=12,
-        ),
-    )
+    made = create_forum.sync_detailed(client=api, body=forum(45))
     assert made.status_code == HTTPStatus.CREATED and isinstance(made.parsed, ForumRead), made
     assert made.headers["Location"].endswith(f"/forums/{made.parsed.id}") and made.headers["ETag"]
     print(f"forum {made.parsed.id}: {made.parsed.title}")

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import httpx
 
 from app.config import ROOT
-from tests.conftest import ADMIN
+from tests.conftest import ADMIN, create_database
 
 
 def free_port() -> int:
@@ -94,3 +94,14 @@ def running(url: str, env: dict[str, str] | None = None, args: list[str] | None 
         yield server
     finally:
         server.stop()
+
+
+@contextmanager
+def running_on_new_database(label: str, env: dict[str, str] | None = None) -> Iterator[Server]:
+    """A server on a database of its own (migrated and seeded by `serve`), dropped afterwards."""
+    database = create_database(label)
+    try:
+        with running(database.url, env) as server:
+            yield server
+    finally:
+        database.drop()

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from app.config import ROOT
-from tests.conftest import ADMIN, create_database
-from tests.live import running
+from tests.conftest import ADMIN
+from tests.live import running_on_new_database
 
 pytestmark = pytest.mark.slow
 GENERATOR = Path(sys.executable).with_name("openapi-python-client")
@@ -22,12 +22,8 @@ GENERATOR = Path(sys.executable).with_name("openapi-python-client")
 
 @pytest.fixture(scope="module")
 def server():
-    database = create_database("client")
-    try:
-        with running(database.url) as srv:
-            yield srv
-    finally:
-        database.drop()
+    with running_on_new_database("client") as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")

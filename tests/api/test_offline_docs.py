@@ -11,8 +11,7 @@ import tempfile
 import httpx
 import pytest
 
-from tests.conftest import create_database
-from tests.live import running
+from tests.live import running_on_new_database
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -49,12 +48,8 @@ def rendered_dom(url: str) -> str:
 
 @pytest.fixture(scope="module")
 def server():
-    database = create_database("docs")
-    try:
-        with running(database.url) as srv:
-            yield srv
-    finally:
-        database.drop()
+    with running_on_new_database("docs") as srv:
+        yield srv
 
 
 @pytest.fixture(scope="module")
