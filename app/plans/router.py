@@ -3,7 +3,7 @@
 from fastapi import Request, Response
 
 from app.auth.deps import CatalogueWriter
-from app.common.responses import problems
+from app.common.responses import problems, record_headers
 from app.common.router import Nested, RecordId, resource_router, set_etag
 from app.common.spec import to_read
 from app.db import DbConn
@@ -28,7 +28,7 @@ router.include_router(
     status_code=201,
     operation_id="copy_plan",
     summary="Start the next plan from this one: activities, quotas and plan-wide targets, in a new window",
-    responses=problems(403, 404, 409, 413),
+    responses={**problems(403, 404, 409, 413), **record_headers(201)},
 )
 async def copy(
     id: RecordId, body: PlanCopy, request: Request, response: Response, conn: DbConn, principal: CatalogueWriter
