@@ -249,6 +249,16 @@ MESSAGES: dict[str, str] = {
     "Activity {code}'s quota does not take {field}.": "Định mức của hoạt động {code} không nhận {field}.",
     "quota.max_minutes is below min_minutes.": "quota.max_minutes nhỏ hơn min_minutes.",
     "The plan has an activity with this code.": "Kế hoạch đã có hoạt động với mã này.",
+    # webhooks
+    "The endpoint is disabled; set active to true before sending to it.": "Điểm nhận đang bị tắt; hãy đặt active là true trước khi gửi tới nó.",
+    "No delivery {delivery} of webhook {webhook}.": "Không có lần gửi {delivery} của webhook {webhook}.",
+    "The URL is not valid: {error}.": "URL không hợp lệ: {error}.",
+    "The URL must be an absolute https:// URL.": "URL phải là một địa chỉ https:// đầy đủ.",
+    "The URL must not carry a user name or password.": "URL không được chứa tên người dùng hoặc mật khẩu.",
+    "The URL must use https (http is allowed only for the hosts listed in DX_WEBHOOK_ALLOW_HOSTS; {host} is not).": "URL phải dùng https (http chỉ được phép với các máy chủ liệt kê trong DX_WEBHOOK_ALLOW_HOSTS; {host} không có trong đó).",
+    "The host {host} does not resolve ({error}).": "Không phân giải được tên máy chủ {host} ({error}).",
+    "The host {host} does not resolve.": "Không phân giải được tên máy chủ {host}.",
+    "The host {host} resolves to {address}, a loopback, private or link-local address; such targets need the host listed in DX_WEBHOOK_ALLOW_HOSTS.": "Máy chủ {host} trỏ tới {address}, một địa chỉ loopback, nội bộ hoặc link-local; đích như vậy cần được liệt kê trong DX_WEBHOOK_ALLOW_HOSTS.",
     # budget
     "The round has submissions; it cannot be deleted.": "Đợt này đã có đề nghị kinh phí; không thể xóa.",
     "round_id {id} is not a budget round.": "round_id {id} không phải là một đợt kinh phí.",
