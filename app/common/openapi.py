@@ -111,8 +111,11 @@ def declare_headers(document: dict[str, Any]) -> dict[str, Any]:
     """Headers that follow from the kind of operation, so no route has to repeat them:
     `Retry-After` on 429 and 503; `Location` on 201; `Link` on a page; on an authenticated POST the
     `Idempotency-Key` parameter (the middleware honours it there) and `Idempotent-Replayed` on its answers.
-    `ETag` is declared by the routes that set it (app/common/responses.py `record_headers`)."""
+    `ETag` on a 200/201 that answers one record (a schema with `id` and `version`: every record read carries
+    its ETag, app/common/router.py `set_etag`)."""
     document.setdefault("components", {})["headers"] = HEADERS
+    schemas = document.get("components", {}).get("schemas", {})
+    records = {name for name, schema in schemas.items() if {"id", "version"} <= set(schema.get("properties", {}))}
     for operations in document.get("paths", {}).values():
         for method, operation in operations.items():
             idempotent = method == "post" and bool(operation.get("security"))
@@ -126,6 +129,8 @@ def declare_headers(document: dict[str, Any]) -> dict[str, Any]:
                     headers["Location"] = _header_ref("Location")
                 if status == "200" and (_json_schema_name(response) or "").endswith("Page"):
                     headers["Link"] = _header_ref("Link")
+                if status in ("200", "201") and _json_schema_name(response) in records:
+                    headers["ETag"] = _header_ref("ETag")
                 if idempotent and status < "500":
                     headers["Idempotent-Replayed"] = _header_ref("Idempotent-Replayed")
                 if not headers:
