@@ -11,6 +11,7 @@ from app.contests.router import router as contests_router
 from app.forums.router import router as forums_router
 from app.imports.router import router as imports_router
 from app.kpis.router import router as kpis_router
+from app.obligations.router import router as obligations_router
 from app.plans.router import router as plans_router
 from app.reports.router import router as reports_router
 from app.surveys.router import router as satisfaction_surveys_router
@@ -38,6 +39,7 @@ API_ROUTERS = [
     forums_router,
     satisfaction_surveys_router,
     kpis_router,
+    obligations_router,
     reports_router,
     audit_router,
     webhooks_router,

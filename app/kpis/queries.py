@@ -220,7 +220,7 @@ def _counted_span(ctx: KpiContext) -> tuple[date, date]:
     return months[0].first, months[-1].last
 
 
-def _station_rule(kinds: ColumnElement[bool], quota: BroadcastQuota) -> ColumnElement[bool]:
+def station_rule(kinds: ColumnElement[bool], quota: BroadcastQuota) -> ColumnElement[bool]:
     """A broadcast counts for a station of these kinds when on the quota's channel and of its length."""
     conditions = [kinds, broadcasts.c.channel == quota.channel]
     minutes = broadcasts.c.duration_minutes
@@ -243,10 +243,10 @@ def broadcast_months(ctx: KpiContext) -> Select:
     local, city = ctx.plan.local_station, ctx.plan.city_station
     rules, kinds = [], []
     if local is not None:
-        rules.append(_station_rule(station.c.kind.in_(LOCAL_KINDS), local))
+        rules.append(station_rule(station.c.kind.in_(LOCAL_KINDS), local))
         kinds += LOCAL_KINDS
     if city is not None:
-        rules.append(_station_rule(station.c.kind == CITY_STATION_KIND, city))
+        rules.append(station_rule(station.c.kind == CITY_STATION_KIND, city))
         kinds.append(CITY_STATION_KIND)
     if local is not None and city is not None:
         needed = case((station.c.kind == CITY_STATION_KIND, city.airings_per_month), else_=local.airings_per_month)

@@ -1,0 +1,82 @@
+"""Query and response shapes of /obligations (API.md section 11)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+from app.common.pagination import ListQuery
+from app.common.types import Id
+from app.kpis.schemas import FIRST_YEAR, LAST_YEAR, KpiQuery
+
+Duty = Literal["unit_plan", "broadcast", "forum", "annual_report"]
+DutyStatus = Literal["met", "met_late", "due", "overdue"]
+ActivityCode = Literal["A", "B1", "B3", "C4"]
+
+
+class ObligationFilters(KpiQuery):
+    """The filters of the list and of its summary; `plan`, `year` and `as_of` as for KPIs."""
+
+    unit_id: Annotated[Id | None, Field(description="That unit and the units under it")] = None
+    duty: Duty | None = None
+    activity_code: ActivityCode | None = None
+    status: DutyStatus | None = None
+    period: Annotated[str | None, Field(pattern=r"^\d{4}(-(0[1-9]|1[0-2]))?$", description="YYYY or YYYY-MM")] = None
+
+
+class ObligationQuery(ObligationFilters, ListQuery):
+    pass
+
+
+class SummaryQuery(ObligationFilters):
+    year: Annotated[int, Field(ge=FIRST_YEAR, le=LAST_YEAR)]
+
+
+class Evidence(BaseModel):
+    resource: Literal["unit-plans", "broadcasts", "forums", "annual-reports"]
+    id: int
+
+
+class Obligation(BaseModel):
+    plan_id: int
+    duty: Duty
+    activity_code: ActivityCode | None
+    unit_id: int
+    period: str = Field(description="YYYY or YYYY-MM")
+    due_on: date = Field(description="The last local day allowed")
+    status: DutyStatus
+    days_overdue: int = Field(description="as_of - due_on in days when overdue, else 0")
+    met_on: date | None = Field(None, description="The local date of the record that met the duty")
+    evidence: list[Evidence]
+
+
+class ObligationPage(BaseModel):
+    items: list[Obligation]
+    total: int
+    next_cursor: str | None
+
+
+class StatusCounts(BaseModel):
+    met: int
+    met_late: int
+    due: int
+    overdue: int
+
+
+class UnitCounts(StatusCounts):
+    unit_id: int
+
+
+class DutyCounts(StatusCounts):
+    duty: Duty
+    activity_code: ActivityCode | None
+
+
+class ObligationSummary(BaseModel):
+    year: int
+    as_of: date
+    plan: dict
+    by_unit: list[UnitCounts]
+    by_duty: list[DutyCounts]
