@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from app.common.pagination import ListQuery
 from app.common.types import Id
-from app.kpis.schemas import FIRST_YEAR, LAST_YEAR, KpiQuery
+from app.kpis.schemas import KpiQuery
 
 Duty = Literal["unit_plan", "broadcast", "forum", "annual_report"]
 DutyStatus = Literal["met", "met_late", "due", "overdue"]
@@ -31,7 +31,7 @@ class ObligationQuery(ObligationFilters, ListQuery):
 
 
 class SummaryQuery(ObligationFilters):
-    year: Annotated[int, Field(ge=FIRST_YEAR, le=LAST_YEAR)]
+    """The summary is of one year: without `year`, the year chosen as for KPIs."""
 
 
 class Evidence(BaseModel):

@@ -17,9 +17,12 @@ from app.obligations.schemas import ObligationFilters
 from app.plans import lookup
 
 
-async def window(conn: AsyncConnection, principal: Principal, q: ObligationFilters) -> Window:
-    """The plan (chosen as for KPIs), the as-of day, the periods and the units the caller asks about."""
-    plan, _ = await lookup.choose(conn, principal.unit_id, code=q.plan, year=q.year, as_of=q.as_of)
+async def window(
+    conn: AsyncConnection, principal: Principal, q: ObligationFilters, *, one_year: bool = False
+) -> Window:
+    """The plan (chosen as for KPIs), the as-of day, the periods and the units the caller asks about; `one_year`:
+    the year chosen as for KPIs when none is asked (the summary)."""
+    plan, year = await lookup.choose(conn, principal.unit_id, code=q.plan, year=q.year, as_of=q.as_of)
     rules = await lookup.rules(conn, plan)
     ids: set[int] | None = None
     if not principal.city_wide:
@@ -27,7 +30,7 @@ async def window(conn: AsyncConnection, principal: Principal, q: ObligationFilte
     if q.unit_id is not None:
         asked = set((await conn.scalars(subtree(q.unit_id))).all())
         ids = asked if ids is None else ids & asked
-    return Window(rules, q.as_of, q.year, q.period, None if ids is None else tuple(sorted(ids)))
+    return Window(rules, q.as_of, year if one_year else q.year, q.period, None if ids is None else tuple(sorted(ids)))
 
 
 def filtered(w: Window, q: ObligationFilters) -> Select:
@@ -99,7 +102,7 @@ def _counts(sub, *keys) -> Select:
 
 async def summary(conn: AsyncConnection, principal: Principal, q) -> dict[str, Any]:
     """Counts by unit and by duty, most overdue first (ties by unit_id, then by duty)."""
-    w = await window(conn, principal, q)
+    w = await window(conn, principal, q, one_year=True)
     sub = filtered(w, q).subquery("summed")
     by_unit = (await conn.execute(_counts(sub, sub.c.unit_id))).all()
     by_duty = (await conn.execute(_counts(sub, sub.c.duty, sub.c.activity_code))).all()
@@ -112,7 +115,7 @@ async def summary(conn: AsyncConnection, principal: Principal, q) -> dict[str, A
         ({"duty": r.duty, "activity_code": r.activity_code, **counts(r)} for r in by_duty),
         key=lambda d: (-d["overdue"], d["duty"], d["activity_code"] or ""),
     )
-    return {"year": q.year, "as_of": q.as_of, "plan": w.plan.ref, "by_unit": units, "by_duty": kinds}
+    return {"year": w.year, "as_of": q.as_of, "plan": w.plan.ref, "by_unit": units, "by_duty": kinds}
 
 
 async def unmet(conn: AsyncConnection, plan_rules, today: date, due_from: date) -> list[dict]:
