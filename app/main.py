@@ -17,9 +17,11 @@ from app.common import openapi
 from app.config import Settings, get_settings
 from app.db import make_engine
 from app.middleware import BodyLimit, Idempotency, RequestContext
+from app.obligations import service as obligations
 from app.ratelimit import RateLimit
 from app.routers import API_ROUTERS
 from app.system.router import router as system_router
+from app.webhooks import outbox
 from app.webhooks.delivery import Deliverer
 
 
@@ -33,6 +35,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # that a collection triggered by a large import's many new objects does not walk it all again
         gc.collect()
         gc.freeze()
+        # the time-driven events (obligation.due_soon, .overdue) are of the duties GET /obligations shows
+        outbox.set_duty_source(obligations.unmet_duties)
         deliverer = Deliverer(app.state.engine, settings) if settings.webhook_delivery else None
         if deliverer is not None:
             await deliverer.start()

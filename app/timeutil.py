@@ -10,3 +10,8 @@ LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 def local_today() -> date:
     return datetime.now(LOCAL_TZ).date()
+
+
+def local_day(instant: datetime) -> date:
+    """The local date of an instant."""
+    return instant.astimezone(LOCAL_TZ).date()

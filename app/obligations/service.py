@@ -12,9 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.auth.principal import Principal
 from app.auth.scope import subtree
 from app.common.pagination import decode_cursor, encode_cursor, walk_key
+from app.models import Plan, WebhookEndpoint
 from app.obligations.queries import STATUSES, Window, duties
 from app.obligations.schemas import ObligationFilters
 from app.plans import lookup
+from app.timeutil import local_day
+
+plans = Plan.__table__
+endpoints = WebhookEndpoint.__table__
+
+plans = Plan.__table__
+endpoints = WebhookEndpoint.__table__
 
 
 async def window(
@@ -118,10 +126,19 @@ async def summary(conn: AsyncConnection, principal: Principal, q) -> dict[str, A
     return {"year": w.year, "as_of": q.as_of, "plan": w.plan.ref, "by_unit": units, "by_duty": kinds}
 
 
-async def unmet(conn: AsyncConnection, plan_rules, today: date, due_from: date) -> list[dict]:
-    """The unmet duties of a plan as of today whose due day is on or after `due_from` (for the time-driven
-    webhook events)."""
-    w = Window(plan_rules, today)
-    sub = duties(w).subquery("unmet")
-    rows = (await conn.execute(select(sub).where(sub.c.status.in_(("due", "overdue")), sub.c.due_on >= due_from))).all()
-    return [render(w, r) for r in rows]
+async def unmet_duties(conn: AsyncConnection, today: date) -> list[dict]:
+    """The duty source of the time-driven webhook events (app/webhooks/outbox.py): the unmet duties, as of
+    today, of every plan whose window holds today, due no earlier than the oldest active endpoint was created
+    (no endpoint hears of a duty that fell due before it existed)."""
+    oldest = await conn.scalar(select(func.min(endpoints.c.created_at)).where(endpoints.c.active.is_(True)))
+    if oldest is None:
+        return []
+    due_from = local_day(oldest)
+    current = await conn.execute(select(plans).where(plans.c.starts_on <= today, plans.c.ends_on >= today))
+    found = []
+    for plan in current.all():
+        w = Window(await lookup.rules(conn, plan), today)
+        sub = duties(w).subquery("unmet")
+        rows = await conn.execute(select(sub).where(sub.c.status.in_(("due", "overdue")), sub.c.due_on >= due_from))
+        found += [render(w, r) for r in rows.all()]
+    return found

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import orjson
@@ -27,7 +27,7 @@ from app.common.spec import Event, EventHook, ResourceSpec, to_read
 from app.config import get_settings
 from app.db import after_commit, utcnow
 from app.models import Unit, WebhookEndpoint, WebhookEvent
-from app.timeutil import LOCAL_TZ
+from app.timeutil import local_day
 from app.webhooks.schemas import EventType
 
 endpoints = WebhookEndpoint.__table__
@@ -199,10 +199,6 @@ def duty_key(event_type: str, duty: Mapping[str, Any]) -> str:
     return ":".join([event_type, *("" if p is None else str(p) for p in parts)])[:255]
 
 
-def _local_day(instant: datetime) -> date:
-    return instant.astimezone(LOCAL_TZ).date()
-
-
 async def produce_obligation_events(conn: AsyncConnection, duties: Iterable[Mapping[str, Any]], *, today: date) -> int:
     """One `obligation.due_soon` or `.overdue` event per unmet duty and endpoint, once ever (however often and
     by however many workers this runs), only to endpoints created on or before the duty's `due_on` and
@@ -229,7 +225,7 @@ async def produce_obligation_events(conn: AsyncConnection, duties: Iterable[Mapp
             for ep in listening
             if event_type in ep["events"]
             and duty["unit_id"] in scopes[ep["unit_id"]]
-            and _local_day(ep["created_at"]) <= due_on
+            and local_day(ep["created_at"]) <= due_on
         ]
         data = orjson.loads(orjson.dumps(dict(duty), default=str))
         key = duty_key(event_type, duty)
