@@ -94,8 +94,8 @@ def plan_rules(year: int):
         try:
             async with engine.connect() as conn:
                 office = await conn.scalar(text("SELECT id FROM units WHERE code = 'P-VHTT'"))
-                plan, _ = lookup.choose_from(await lookup.city_plans(conn, office), year=year, as_of=local_today())
-                return await lookup.rules(conn, plan)
+                found = await lookup.asked(conn, office, code=None, scoped=False)
+                return found.rules(lookup.choose_from(found.plans, year=year, as_of=local_today())[0])
         finally:
             await engine.dispose()
 

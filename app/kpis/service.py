@@ -2,7 +2,8 @@
 
 Statements are built once per (year, as_of, plan rules, scope) and kept: building the eight aggregates and
 deriving SQLAlchemy's cache key costs several milliseconds, which a hot read should not pay on every request.
-The plan's rules are read per request (two small queries); equal rules find the statements already built.
+The plan's rules are read per request (with the scope, in one small statement); equal rules find the statements
+already built.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from sqlalchemy import Select, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth.principal import Principal
-from app.auth.scope import subtree
 from app.kpis.periods import Period
 from app.kpis.queries import KpiContext, per_month
 from app.kpis.registry import KPIS, Kpi, status
@@ -44,15 +44,10 @@ async def context(
     """The plan and year asked for (API.md section 10), over the caller's scope for a unit caller; every other
     role sees the city.
 
-    The scope's ids are read first (one small query) and written into the KPI statements as a list: the
-    planner then knows it is a handful of units and uses the unit_id indexes."""
-    chosen, year = await lookup.choose(conn, principal.unit_id, code=plan, year=year, as_of=as_of)
-    rules = await lookup.rules(conn, chosen)
-    targets = await lookup.targets(conn, chosen.id, year)
-    ids = None
-    if not principal.city_wide:
-        ids = tuple(sorted((await conn.scalars(subtree(principal.unit_id))).all()))
-    return KpiRun(scoped_context(year, as_of, rules, ids), targets)
+    The plan's data and the scope's ids are read first (one small statement) and the ids written into the KPI
+    statements as a list: the planner then knows it is a handful of units and uses the unit_id indexes."""
+    rules, targets, year, scope = await lookup.choose(conn, principal, code=plan, year=year, as_of=as_of)
+    return KpiRun(scoped_context(year, as_of, rules, scope), targets)
 
 
 @lru_cache(maxsize=256)

@@ -4,13 +4,15 @@ activities B1, B3 and C4, and the targets of a year. Reads only; the plans resou
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Row, literal, or_, select
+from sqlalchemy import JSON, Date, Integer, Row, String, cast, literal, null, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.auth.principal import Principal
+from app.auth.scope import subtree
 from app.errors import Invalid
 from app.models import Activity, Plan, PlanTarget, Unit
 
@@ -63,6 +65,15 @@ class PlanRules:
 QUOTA_ACTIVITIES = ("B1", "B3", "C4")
 
 
+class PlanRow(NamedTuple):
+    id: int
+    code: str
+    title: str
+    starts_on: date
+    ends_on: date
+    required_unit_kinds: list[str]
+
+
 def covers(plan: Row, year: int) -> bool:
     return plan.starts_on.year <= year <= plan.ends_on.year
 
@@ -97,24 +108,6 @@ async def city_plans(conn: AsyncConnection, unit_id: int) -> list[Row]:
         .order_by(plans.c.starts_on.desc(), plans.c.id.desc())
     )
     return list((await conn.execute(q)).all())
-
-
-async def choose(
-    conn: AsyncConnection, unit_id: int, *, code: str | None, year: int | None, as_of: date
-) -> tuple[Row, int]:
-    """The plan and year a KPI request means (API.md section 10): the plan named by `code`, else the plan of the
-    caller's city whose window holds the year (the latest-starting one). Without a year: the as-of year when a
-    plan covers it, else the last year of the latest plan. A year no plan covers is a 422 naming the plans."""
-    if code is not None:
-        found = list((await conn.execute(select(plans).where(plans.c.code == code))).all())
-        if not found:
-            named = await city_plans(conn, unit_id)
-            raise Invalid(f"No plan has the code {code!r}; {_listing(named)}.", loc=["query", "plan"])
-    else:
-        found = await city_plans(conn, unit_id)
-        if not found:
-            raise Invalid("No plan is set up for your city; the lead office creates one at /plans.", loc=["query"])
-    return choose_from(found, year=year, as_of=as_of)
 
 
 def choose_from(found: list[Row], *, year: int | None, as_of: date) -> tuple[Row, int]:
@@ -155,32 +148,91 @@ def _forum(quota: dict[str, Any] | None) -> ForumQuota | None:
     return ForumQuota(quota["forum_kind"], int(quota["forums_per_month"]))
 
 
-async def rules(conn: AsyncConnection, plan: Row) -> PlanRules:
-    """The plan's window and kinds with the quotas of its activities B1, B3 and C4 (one small query)."""
-    rows = await conn.execute(
-        select(activities.c.code, activities.c.quota).where(
-            activities.c.plan_id == plan.id, activities.c.code.in_(QUOTA_ACTIVITIES)
+@dataclass
+class Asked:
+    """What one KPI request reads of the plans, in one statement: the candidate plans (latest-starting first)
+    with the quotas of their activities B1, B3 and C4 and their targets, and the caller's scope when it is a
+    unit. One round trip, so that reading plan data costs a KPI request no more than its scope query did."""
+
+    plans: list[Row] = field(default_factory=list)
+    quotas: dict[int, dict[str, dict[str, Any] | None]] = field(default_factory=dict)
+    targets: dict[int, list[tuple[int | None, str, str, str]]] = field(default_factory=dict)
+    scope: tuple[int, ...] | None = None
+
+    def rules(self, plan: Row) -> PlanRules:
+        quotas = self.quotas.get(plan.id, {})
+        return PlanRules(
+            id=plan.id,
+            code=plan.code,
+            title=plan.title,
+            starts_on=plan.starts_on,
+            ends_on=plan.ends_on,
+            required_unit_kinds=tuple(plan.required_unit_kinds),
+            city_station=_broadcast(quotas.get("B1")),
+            local_station=_broadcast(quotas.get("B3")),
+            village_forum=_forum(quotas.get("C4")),
         )
-    )
-    quotas = {r.code: r.quota for r in rows}
-    return PlanRules(
-        id=plan.id,
-        code=plan.code,
-        title=plan.title,
-        starts_on=plan.starts_on,
-        ends_on=plan.ends_on,
-        required_unit_kinds=tuple(plan.required_unit_kinds),
-        city_station=_broadcast(quotas.get("B1")),
-        local_station=_broadcast(quotas.get("B3")),
-        village_forum=_forum(quotas.get("C4")),
-    )
+
+    def targets_for(self, plan_id: int, year: int) -> dict[str, tuple[str, str]]:
+        """kpi_code -> (target, comparison) for the year: a row for the year overrides the plan-wide row."""
+        rows = sorted(self.targets.get(plan_id, []), key=lambda t: t[0] is not None)
+        return {code: (target, comparison) for y, code, target, comparison in rows if y in (None, year)}
 
 
-async def targets(conn: AsyncConnection, plan_id: int, year: int) -> dict[str, tuple[str, str]]:
-    """kpi_code -> (target, comparison) for the year: a row for the year overrides the plan-wide row."""
-    rows = await conn.execute(
-        select(plan_targets.c.kpi_code, plan_targets.c.year, plan_targets.c.target, plan_targets.c.comparison)
-        .where(plan_targets.c.plan_id == plan_id, or_(plan_targets.c.year.is_(None), plan_targets.c.year == year))
-        .order_by(plan_targets.c.year.is_not(None))
-    )
-    return {r.kpi_code: (r.target, r.comparison) for r in rows}
+def _nulls(*types) -> list:
+    return [cast(null(), t) for t in types]
+
+
+async def asked(conn: AsyncConnection, unit_id: int, *, code: str | None, scoped: bool) -> Asked:
+    """The plans a KPI request may mean (the one named by `code`, else the caller's city's), with their quotas
+    and targets, and (`scoped`) the ids of the caller's unit and every unit below it, in one UNION ALL."""
+    if code is not None:
+        wanted = plans.c.code == code
+    else:
+        city = _city_of(unit_id)
+        wanted = or_(plans.c.issued_by_unit_id == city, city.is_(None))
+    ids = select(plans.c.id).where(wanted)
+    parts = [
+        # columns: part, plan_id, a number (year, unit id), three strings, two dates, JSON (read by position)
+        select(literal("P"), plans.c.id, *_nulls(Integer), plans.c.code, plans.c.title, *_nulls(String),
+               plans.c.starts_on, plans.c.ends_on, plans.c.required_unit_kinds).where(wanted),
+        select(literal("A"), activities.c.plan_id, *_nulls(Integer), activities.c.code, *_nulls(String, String, Date, Date),
+               activities.c.quota).where(activities.c.plan_id.in_(ids), activities.c.code.in_(QUOTA_ACTIVITIES)),
+        select(literal("T"), plan_targets.c.plan_id, plan_targets.c.year, plan_targets.c.kpi_code, plan_targets.c.target,
+               plan_targets.c.comparison, *_nulls(Date, Date, JSON)).where(plan_targets.c.plan_id.in_(ids)),
+    ]  # fmt: skip
+    if scoped:
+        tree = subtree(unit_id).subquery("scope")
+        parts.append(
+            select(literal("S"), *_nulls(Integer), tree.c.id, *_nulls(String, String, String, Date, Date, JSON))
+        )
+    out = Asked(scope=() if scoped else None)
+    found, scope = [], []
+    for part, plan_id, number, s1, s2, s3, d1, d2, data in await conn.execute(union_all(*parts)):
+        if part == "P":
+            found.append(PlanRow(plan_id, s1, s2, d1, d2, data))
+        elif part == "A":
+            out.quotas.setdefault(plan_id, {})[s1] = data
+        elif part == "T":
+            out.targets.setdefault(plan_id, []).append((number, s1, s2, s3))
+        else:
+            scope.append(number)
+    out.plans = sorted(found, key=lambda p: (p.starts_on, p.id), reverse=True)
+    if scoped:
+        out.scope = tuple(sorted(scope))
+    return out
+
+
+async def choose(conn: AsyncConnection, principal: Principal, *, code: str | None, year: int | None, as_of: date):
+    """The plan and year a KPI request means (API.md section 10), its rules and targets, and the caller's scope:
+    the plan named by `code`, else the plan of the caller's city whose window holds the year (the
+    latest-starting one). Without a year: the as-of year when a plan covers it, else the last year of the latest
+    plan. A year no plan covers is a 422 naming the plans."""
+    found = await asked(conn, principal.unit_id, code=code, scoped=not principal.city_wide)
+    if not found.plans:
+        if code is not None:
+            named = await city_plans(conn, principal.unit_id)
+            raise Invalid(f"No plan has the code {code!r}; {_listing(named)}.", loc=["query", "plan"])
+        raise Invalid("No plan is set up for your city; the lead office creates one at /plans.", loc=["query"])
+    plan, year = choose_from(found.plans, year=year, as_of=as_of)
+    return found.rules(plan), found.targets_for(plan.id, year), year, found.scope
