@@ -46,7 +46,7 @@ async def context(
 
     The plan's data and the scope's ids are read first (one small statement) and the ids written into the KPI
     statements as a list: the planner then knows it is a handful of units and uses the unit_id indexes."""
-    rules, targets, year, scope = await lookup.choose(conn, principal, code=plan, year=year, as_of=as_of)
+    rules, targets, year, scope = await lookup.for_kpis(conn, principal, code=plan, year=year, as_of=as_of)
     return KpiRun(scoped_context(year, as_of, rules, scope), targets)
 
 

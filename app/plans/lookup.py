@@ -223,16 +223,40 @@ async def asked(conn: AsyncConnection, unit_id: int, *, code: str | None, scoped
     return out
 
 
-async def choose(conn: AsyncConnection, principal: Principal, *, code: str | None, year: int | None, as_of: date):
-    """The plan and year a KPI request means (API.md section 10), its rules and targets, and the caller's scope:
-    the plan named by `code`, else the plan of the caller's city whose window holds the year (the
-    latest-starting one). Without a year: the as-of year when a plan covers it, else the last year of the latest
-    plan. A year no plan covers is a 422 naming the plans."""
-    found = await asked(conn, principal.unit_id, code=code, scoped=not principal.city_wide)
+async def choose(
+    conn: AsyncConnection, unit_id: int, *, code: str | None, year: int | None, as_of: date
+) -> tuple[Row, int]:
+    """The plan and year a request means (API.md section 10): the plan named by `code`, else the plan of the
+    caller's city whose window holds the year (the latest-starting one). Without a year: the as-of year when a
+    plan covers it, else the last year of the latest plan. A year no plan covers is a 422 naming the plans."""
+    found = await asked(conn, unit_id, code=code, scoped=False)
+    await _refuse_unknown(conn, found, unit_id, code)
+    return choose_from(found.plans, year=year, as_of=as_of)
+
+
+async def _refuse_unknown(conn: AsyncConnection, found: Asked, unit_id: int, code: str | None) -> None:
+    """422 when no plan answers: an unknown code names the city's plans; no plan at all says so."""
+    if not found.plans and code is not None:
+        named = await city_plans(conn, unit_id)
+        raise Invalid(f"No plan has the code {code!r}; {_listing(named)}.", loc=["query", "plan"])
     if not found.plans:
-        if code is not None:
-            named = await city_plans(conn, principal.unit_id)
-            raise Invalid(f"No plan has the code {code!r}; {_listing(named)}.", loc=["query", "plan"])
         raise Invalid("No plan is set up for your city; the lead office creates one at /plans.", loc=["query"])
+
+
+async def rules(conn: AsyncConnection, plan: Row) -> PlanRules:
+    """A plan's rules (window, kinds, the quotas of its B1, B3 and C4), for callers holding its row."""
+    rows = await conn.execute(
+        select(activities.c.code, activities.c.quota).where(
+            activities.c.plan_id == plan.id, activities.c.code.in_(QUOTA_ACTIVITIES)
+        )
+    )
+    return Asked(quotas={plan.id: {r.code: r.quota for r in rows}}).rules(plan)
+
+
+async def for_kpis(conn: AsyncConnection, principal: Principal, *, code: str | None, year: int | None, as_of: date):
+    """What a KPI request reads before its aggregate, in one statement: the plan and year chosen as `choose`
+    does, the plan's rules and targets for the year, and the caller's scope (None: city-wide)."""
+    found = await asked(conn, principal.unit_id, code=code, scoped=not principal.city_wide)
+    await _refuse_unknown(conn, found, principal.unit_id, code)
     plan, year = choose_from(found.plans, year=year, as_of=as_of)
     return found.rules(plan), found.targets_for(plan.id, year), year, found.scope
