@@ -5,8 +5,8 @@ On a scratch PostgreSQL database (created here, dropped at the end) a real serve
 serve`, --workers N) delivers to a small asyncio HTTP receiver in this process (keep-alive, answers 200 at
 once, records when each webhook-id arrived). Two phases:
   (a) burst: --events outbox rows committed by this process in transactions of --batch through the app's own
-      outbox function (app.webhooks.outbox.write), as a busy day's transitions would; the server's workers
-      are not woken by another process's commit, so they find them by polling (DX_WEBHOOK_POLL_SECONDS).
+      outbox function (app.webhooks.outbox.write): a backlog, as after a receiver's outage; the server's
+      workers are not woken by another process's commit, so they find them by polling (DX_WEBHOOK_POLL_SECONDS).
       Deliveries/s = events / (last arrival - first commit); commit-to-delivery per event, median and p99.
   (b) one at a time: --requests `POST /api/v1/webhooks/{id}/test` from 4 client threads; each event wakes the
       worker that committed it. Commit-to-delivery = arrival - the event's `timestamp` (written just before
@@ -28,7 +28,6 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
-import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -40,50 +39,83 @@ ADMIN_USER, ADMIN_PASSWORD = "bench-admin", "bench-admin-password-1"
 SECRET = "bench-secret-key-that-is-long-enough"
 
 
-class Receiver:
-    """HTTP/1.1 with keep-alive on 127.0.0.1, in a thread of its own: arrival time of each webhook-id."""
+RECEIVER_APP = """
+import time, orjson
+out = open(__import__("os").environ["BENCH_RECEIVER_LOG"], "a", buffering=1)
 
-    def __init__(self) -> None:
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    at = time.time()
+    msg = dict(scope["headers"]).get(b"webhook-id", b"").decode()
+    out.write(f"{msg} {at} {orjson.loads(body)['timestamp']}\\n")
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"0")]})
+    await send({"type": "http.response.body", "body": b""})
+"""
+
+
+class Receiver:
+    """A uvicorn process (httptools, keep-alive) on 127.0.0.1 that logs each webhook-id's arrival time to a file."""
+
+    def __init__(self, workdir: Path) -> None:
+        import subprocess
+
         self.port = free_port()
+        self.log = workdir / "arrivals.txt"
+        (workdir / "bench_receiver_app.py").write_text(RECEIVER_APP)
+        env = {**os.environ, "BENCH_RECEIVER_LOG": str(self.log), "PYTHONPATH": str(workdir)}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "bench_receiver_app:app", "--port", str(self.port),
+             "--log-level", "warning", "--no-access-log"],
+            env=env, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        for _ in range(100):
+            try:
+                httpx.get(f"http://127.0.0.1:{self.port}/", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
         self.arrived: dict[str, float] = {}
         self.stamps: dict[str, str] = {}
         self.duplicates = 0
-        self.loop = asyncio.new_event_loop()
-        self.ready = threading.Event()
-        threading.Thread(target=self._run, daemon=True).start()
-        self.ready.wait()
+        self._offset = 0
 
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        server = self.loop.run_until_complete(asyncio.start_server(self._serve, "127.0.0.1", self.port, backlog=512))
-        self.ready.set()
-        self.loop.run_until_complete(server.serve_forever())
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                headers = dict(line.split(": ", 1) for line in head.decode("latin-1").split("\r\n")[1:] if ": " in line)
-                headers = {k.lower(): v for k, v in headers.items()}
-                body = await reader.readexactly(int(headers.get("content-length", 0)))
-                now = time.time()
-                msg = headers["webhook-id"]
+    def _read(self) -> None:
+        if not self.log.exists():
+            return
+        with self.log.open() as f:
+            f.seek(self._offset)
+            for line in f:
+                if not line.endswith("\n"):
+                    break
+                self._offset += len(line.encode())
+                msg, at, stamp = line.split()
+                if not msg:
+                    continue
                 if msg in self.arrived:
                     self.duplicates += 1
                 else:
-                    self.arrived[msg] = now
-                    self.stamps[msg] = orjson.loads(body)["timestamp"]
-                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            writer.close()
+                    self.arrived[msg], self.stamps[msg] = float(at), stamp
 
     def wait_for(self, count: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        while len(self.arrived) < count:
+        while True:
+            self._read()
+            if len(self.arrived) >= count:
+                return
             if time.monotonic() > deadline:
                 raise SystemExit(f"only {len(self.arrived)} of {count} events arrived within {timeout:.0f} s")
-            time.sleep(0.01)
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
 
 
 def _ms(values: list[float]) -> str:
@@ -111,11 +143,10 @@ async def _burst(url: str, endpoint_id: int, events: int, batch: int) -> tuple[d
     async with engine.connect() as conn:
         endpoint = dict((await conn.execute(select(t).where(t.c.id == endpoint_id))).mappings().one())
     first = time.time()
+    data = {"pad": "x" * 400}
     for start in range(0, events, batch):
-        async with engine.begin() as conn:
-            rows = []
-            for n in range(start, min(events, start + batch)):
-                rows += await outbox.write(conn, "webhook.test", [endpoint], lambda _v, n=n: {"n": n, "pad": "x" * 400})
+        async with engine.begin() as conn:  # `batch` events for the endpoint, one executemany
+            rows = await outbox.write(conn, "webhook.test", [endpoint] * min(batch, events - start), lambda _v: data)
         now = time.time()
         committed.update({r["msg_id"]: now for r in rows})
     await engine.dispose()
@@ -125,15 +156,16 @@ async def _burst(url: str, endpoint_id: int, events: int, batch: int) -> tuple[d
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=10_000)
-    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--requests", type=int, default=1_000)
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
 
     import subprocess
+    import tempfile
 
     url, drop = scratch_database("dx_bench_webhooks")
-    receiver = Receiver()
+    receiver = Receiver(Path(tempfile.mkdtemp(prefix="dx-bench-webhooks-")))
     port = free_port()
     env = {
         **os.environ,
@@ -206,6 +238,7 @@ def main() -> None:
         print(f"api: {len(ids)} POST /webhooks/{{id}}/test from 4 threads; commit-to-delivery {_ms(latency)}")
         print(f"duplicates received: {receiver.duplicates}")
     finally:
+        receiver.stop()
         server.terminate()
         try:
             server.wait(timeout=30)

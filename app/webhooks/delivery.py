@@ -24,7 +24,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from standardwebhooks import Webhook
 
@@ -249,24 +249,24 @@ class Deliverer:
         return len(rows)
 
     async def record(self, rows: list[dict[str, Any]], outcomes: list[Outcome]) -> None:
+        """Every outcome of a round in one transaction: the events' new states (one executemany) and the log."""
         now = utcnow()
-        log_rows = []
+        changes, log_rows = [], []
         async with self.engine.begin() as conn:
             for row, outcome in zip(rows, outcomes, strict=True):
                 attempt = row["attempts"] + 1
-                values: dict[str, Any] = {"attempts": attempt}
+                state, next_at, delivered_at = "failed", None, None
                 if outcome.ok:
-                    values.update(state="delivered", delivered_at=now, next_attempt_at=None)
+                    state, delivered_at = "delivered", now
                 elif outcome.gone:
-                    values.update(state="failed", next_attempt_at=None)
                     await self._disable(conn, row["endpoint_id"], now)
                 else:
                     retry_at = now + backoff(self.settings, attempt)
-                    if retry_at > row["retry_until"]:
-                        values.update(state="failed", next_attempt_at=None)
-                    else:
-                        values.update(state="pending", next_attempt_at=retry_at)
-                await conn.execute(update(events).where(events.c.id == row["id"]).values(**values))
+                    if retry_at <= row["retry_until"]:
+                        state, next_at = "pending", retry_at
+                changes.append(
+                    {"row_id": row["id"], "n": attempt, "st": state, "next": next_at, "done_at": delivered_at}
+                )
                 log_rows.append(
                     {
                         "endpoint_id": row["endpoint_id"],
@@ -277,9 +277,20 @@ class Deliverer:
                         "at": now,
                         "status_code": outcome.status_code,
                         "error": outcome.error[:1000] if outcome.error else None,
-                        "next_attempt_at": values["next_attempt_at"],
+                        "next_attempt_at": next_at,
                     }
                 )
+            await conn.execute(
+                update(events)
+                .where(events.c.id == bindparam("row_id"))
+                .values(
+                    attempts=bindparam("n"),
+                    state=bindparam("st"),
+                    next_attempt_at=bindparam("next"),
+                    delivered_at=bindparam("done_at"),
+                ),
+                changes,
+            )
             await conn.execute(insert(deliveries), log_rows)
 
     async def _disable(self, conn, endpoint_id: int, now: datetime) -> None:

@@ -75,10 +75,13 @@ async def resolve(url: str, allow_hosts: list[str]) -> Target:
     """Resolve the URL's host and vet every address it has; the first one is the one to connect to."""
     scheme, host, port, path = parse(url, allow_hosts)
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise UnsafeUrl(f"The host {host} does not resolve ({exc}).") from None
-    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+        addresses = [str(ipaddress.ip_address(host.strip("[]")))]  # an address literal: nothing to look up
+    except ValueError:
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError) as exc:
+            raise UnsafeUrl(f"The host {host} does not resolve ({exc}).") from None
+        addresses = list(dict.fromkeys(info[4][0] for info in infos))
     if not addresses:
         raise UnsafeUrl(f"The host {host} does not resolve.")
     if not _allowed(host, allow_hosts):
