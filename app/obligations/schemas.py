@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Literal
+from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, Field
 
@@ -11,9 +12,35 @@ from app.common.pagination import ListQuery
 from app.common.types import Id
 from app.kpis.schemas import KpiQuery
 
-Duty = Literal["unit_plan", "broadcast", "forum", "annual_report"]
-DutyStatus = Literal["met", "met_late", "due", "overdue"]
-ActivityCode = Literal["A", "B1", "B3", "C4"]
+
+class Duty(StrEnum):
+    UNIT_PLAN = "unit_plan"
+    BROADCAST = "broadcast"
+    FORUM = "forum"
+    ANNUAL_REPORT = "annual_report"
+
+
+class DutyStatus(StrEnum):
+    MET = "met"
+    MET_LATE = "met_late"
+    DUE = "due"
+    OVERDUE = "overdue"
+
+
+class DutyActivityCode(StrEnum):
+    """The activities whose duties fall on units (the annual report has none)."""
+
+    A = "A"
+    B1 = "B1"
+    B3 = "B3"
+    C4 = "C4"
+
+
+class EvidenceResource(StrEnum):
+    UNIT_PLANS = "unit-plans"
+    BROADCASTS = "broadcasts"
+    FORUMS = "forums"
+    ANNUAL_REPORTS = "annual-reports"
 
 
 class ObligationFilters(KpiQuery):
@@ -21,7 +48,7 @@ class ObligationFilters(KpiQuery):
 
     unit_id: Annotated[Id | None, Field(description="That unit and the units under it")] = None
     duty: Duty | None = None
-    activity_code: ActivityCode | None = None
+    activity_code: DutyActivityCode | None = None
     status: DutyStatus | None = None
     period: Annotated[str | None, Field(pattern=r"^\d{4}(-(0[1-9]|1[0-2]))?$", description="YYYY or YYYY-MM")] = None
 
@@ -35,14 +62,14 @@ class SummaryQuery(ObligationFilters):
 
 
 class Evidence(BaseModel):
-    resource: Literal["unit-plans", "broadcasts", "forums", "annual-reports"]
+    resource: EvidenceResource
     id: int
 
 
 class Obligation(BaseModel):
     plan_id: int
     duty: Duty
-    activity_code: ActivityCode | None
+    activity_code: DutyActivityCode | None
     unit_id: int
     period: str = Field(description="YYYY or YYYY-MM")
     due_on: date = Field(description="The last local day allowed")
@@ -71,7 +98,7 @@ class UnitCounts(StatusCounts):
 
 class DutyCounts(StatusCounts):
     duty: Duty
-    activity_code: ActivityCode | None
+    activity_code: DutyActivityCode | None
 
 
 class ObligationSummary(BaseModel):
