@@ -154,6 +154,9 @@ BAD_TOKENS = {
     "wrong audience": lambda: _sign(_claims(aud="someone-else")),
     "wrong issuer": lambda: _sign(_claims(iss="someone-else")),
     "unknown kid": lambda: _sign(_claims(), headers={"kid": "nope"}),
+    "kid is a list": lambda: _sign(_claims(), headers={"kid": ["a"]}),
+    "kid is an object": lambda: _sign(_claims(), headers={"kid": {"a": 1}}),
+    "exp is a list": lambda: _sign(_claims(exp=[1])),
     "garbage": lambda: "not.a.jwt",
     "edited payload": lambda: (lambda t: t.split(".")[0] + "." + _b64(_claims(role="viewer")) + "." + t.split(".")[2])(
         _sign(_claims())
