@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Annotated
 
@@ -50,11 +51,22 @@ class Settings(BaseSettings):
     webhook_concurrency: int = 16  # deliveries in flight per worker
     webhook_duty_check_minutes: float = 60.0  # how often time-driven (obligation) events are produced
 
-    @field_validator("cors_origins", "previous_secret_keys", "webhook_allow_hosts", mode="before")
+    # proxies (addresses or networks) whose X-Forwarded-For names the client; none by default, so that no
+    # client can pick the address its failed logins are counted against
+    trusted_proxies: Annotated[list[str], NoDecode] = []
+
+    @field_validator("cors_origins", "previous_secret_keys", "webhook_allow_hosts", "trusted_proxies", mode="before")
     @classmethod
     def _split_list(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip().startswith("["):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            ip_network(entry, strict=False)  # a ValueError names the bad entry at start
         return value
 
     @model_validator(mode="after")

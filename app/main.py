@@ -16,9 +16,9 @@ from app.auth.principal import refusal_before_body
 from app.common import openapi
 from app.config import Settings, get_settings
 from app.db import make_engine
-from app.middleware import BodyLimit, Idempotency, RequestContext
+from app.middleware import BodyLimit, Idempotency, RequestContext, TrustedProxies
 from app.obligations import service as obligations
-from app.ratelimit import RateLimit
+from app.ratelimit import LoginLimit, RateLimit, Store
 from app.routers import API_ROUTERS
 from app.system.router import router as system_router
 from app.webhooks import outbox
@@ -66,7 +66,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # the middleware sits below the auth package: it is handed the one token decoder rather than importing it
     subject = partial(tokens.request_subject, settings)
     app.add_middleware(Idempotency, settings=settings, engine_getter=lambda: app.state.engine, subject=subject)
-    app.add_middleware(RateLimit, settings=settings, engine_getter=lambda: app.state.engine, subject=subject)
+    store = Store(lambda: app.state.engine, settings.redis_url, settings.redis_namespace)
+    app.state.login_limit = LoginLimit(store, settings)  # used by the token endpoint, which knows what it checks
+    app.add_middleware(RateLimit, settings=settings, store=store, subject=subject)
     app.add_middleware(BodyLimit, settings=settings)
     if settings.cors_origins:
         app.add_middleware(
@@ -76,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
             expose_headers=["ETag", "Link", "X-Request-ID", "Location", "Idempotent-Replayed"],
         )
+    app.add_middleware(TrustedProxies, proxies=settings.trusted_proxies)
     app.add_middleware(RequestContext)
     openapi.install(app)
     return app

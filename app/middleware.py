@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from ipaddress import ip_address, ip_network
 from typing import Any
 
 from prometheus_client import Counter, Histogram
@@ -133,6 +134,40 @@ class RequestContext:
             LATENCY.labels(scope["method"], template).observe(time.perf_counter() - began)
             request_id_var.reset(token)
             language_var.reset(language)
+
+
+class TrustedProxies:
+    """The client's address (and scheme) as a listed proxy forwarded them; from anyone else, the peer's own.
+
+    The address is the rightmost X-Forwarded-For hop that is not itself a trusted proxy: hops to its left were
+    written by the client and prove nothing. With no proxies configured (the default) the header is ignored."""
+
+    def __init__(self, app: ASGIApp, proxies: list[str]) -> None:
+        self.app = app
+        self.networks = [ip_network(p, strict=False) for p in proxies]
+
+    def _trusted(self, address: str) -> bool:
+        try:
+            ip = ip_address(address.strip())
+        except ValueError:
+            return False
+        return any(ip in net for net in self.networks)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = scope.get("client")
+        if scope["type"] == "http" and self.networks and client and self._trusted(client[0]):
+            forwarded = ",".join(v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"x-forwarded-for")
+            hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+            address = client[0]
+            for hop in reversed(hops):
+                address = hop
+                if not self._trusted(hop):
+                    break
+            scope = dict(scope, client=(address, 0))
+            proto = (_header(scope, b"x-forwarded-proto") or "").strip().lower()
+            if proto in ("http", "https"):
+                scope["scheme"] = proto
+        await self.app(scope, receive, send)
 
 
 class BodyLimit:

@@ -156,7 +156,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> None:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        proxy_headers=True,
+        proxy_headers=False,  # X-Forwarded-For is read by the app, from DX_TRUSTED_PROXIES alone
         timeout_graceful_shutdown=args.grace,
         log_level="info",
     )

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.auth.passwords import hash_password
+from app.auth.passwords import hash_password, hash_password_off_loop
 from app.auth.permissions import Perm
 from app.auth.principal import Principal
 from app.common import repository, writes
@@ -55,7 +55,7 @@ async def create_client(conn: AsyncConnection, principal: Principal, body: ApiCl
     client_secret = secrets.token_urlsafe(32)
     data = body.model_dump()
     data["client_id"] = "dxc_" + secrets.token_hex(12)
-    data["secret_hash"] = hash_password(client_secret)
+    data["secret_hash"] = await hash_password_off_loop(client_secret)
     record = await writes.create(conn, client_spec, principal, data)
     return record, client_secret
 

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import socket
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlencode
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from app.config import get_settings
 from app.main import create_app
-from tests.conftest import ADMIN, world_on_new_database
+from tests.conftest import ADMIN, create_database, world_on_new_database
+from tests.live import running
 
 
 def _redis_up() -> bool:
@@ -51,9 +55,9 @@ def limited(request, base_world):
         yield client, base_world
 
 
-def _login(client, username, password):
+def _login(client, username, password, **kw):
     return client.post(
-        "/api/v1/auth/token", data={"grant_type": "password", "username": username, "password": password}
+        "/api/v1/auth/token", data={"grant_type": "password", "username": username, "password": password}, **kw
     )
 
 
@@ -91,3 +95,102 @@ def test_requests_per_principal_are_limited_and_others_are_not(limited):
     r = client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {a.token}"})
     assert r.status_code == 429 and int(r.headers["retry-after"]) <= 60
     assert client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {b.token}"}).status_code == 200
+
+
+def _form(client, fields: list[tuple[str, str]], **kw):
+    """A token request with exactly these fields, in order (repeats kept), form-encoded."""
+    return client.post(
+        "/api/v1/auth/token",
+        content=urlencode(fields).encode(),
+        headers={"Content-Type": "application/x-www-form-urlencoded", **kw.pop("headers", {})},
+        **kw,
+    )
+
+
+def test_a_repeated_token_parameter_is_a_400_and_checks_no_password(limited):
+    client, world = limited
+    victim = world.user("viewer", "UBND-TK").principal["username"]
+    for field in ("username", "password", "grant_type"):
+        fields = [("grant_type", "password"), ("username", "decoy"), ("username", victim), ("password", "guess-1")]
+        if field != "username":
+            fields.append((field, fields[0][1] if field == "grant_type" else "guess-2"))
+            fields = [f for f in fields if f != ("username", "decoy")]
+        r = _form(client, fields)
+        assert r.status_code == 400, f"repeated {field}: {r.status_code} {r.text}"
+        assert field in r.json()["detail"]
+    for _ in range(3):  # none of those was counted against the victim: three failures still fit
+        assert _login(client, victim, "wrong-password").status_code == 401
+    assert _login(client, victim, "secret-pass-1").status_code == 429
+
+
+def test_multipart_logins_are_counted_like_form_encoded_ones(limited):
+    client, world = limited
+    name = world.user("viewer", "UBND-TK").principal["username"]
+    multipart = {"grant_type": (None, "password"), "username": (None, name), "password": (None, "wrong-password")}
+    for _ in range(3):
+        assert client.post("/api/v1/auth/token", files=multipart).status_code == 401
+    r = _login(client, name, "secret-pass-1")
+    assert r.status_code == 429, f"three failed multipart logins were not counted: {r.status_code}"
+
+
+def test_client_credentials_are_limited_per_client_id(limited):
+    client, world = limited
+    made = world.admin.post("/api/v1/api-clients", json={"name": "ward sync", "role": "unit", "unit_id": 2}).json()
+    other = world.admin.post("/api/v1/api-clients", json={"name": "other", "role": "unit", "unit_id": 2}).json()
+
+    def grant(who, secret):
+        data = {"grant_type": "client_credentials", "client_id": who["client_id"], "client_secret": secret}
+        return client.post("/api/v1/auth/token", data=data)
+
+    assert [grant(made, "wrong-secret").status_code for _ in range(3)] == [401] * 3
+    r = grant(made, made["client_secret"])
+    assert r.status_code == 429, f"the client's failures were not counted against its client_id: {r.text}"
+    assert grant(other, other["client_secret"]).status_code == 200  # another client is not locked with it
+
+
+def test_parallel_wrong_passwords_pass_no_more_than_the_limit(limited):
+    client, world = limited
+    name = world.user("viewer", "UBND-TK").principal["username"]
+    with ThreadPoolExecutor(25) as pool:
+        codes = sorted(pool.map(lambda _: _login(client, name, "wrong-password").status_code, range(25)))
+    assert codes == [401] * 3 + [429] * 22, f"25 parallel guesses against a limit of 3: {codes}"
+
+
+def test_x_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy(limited):
+    client, _ = limited
+    codes = [
+        _login(client, f"nobody-{i}", "x-password", headers={"X-Forwarded-For": f"203.0.113.{i}"}).status_code
+        for i in range(8)
+    ]
+    assert codes == [401] * 6 + [429] * 2, f"a client chose the address its failures count against: {codes}"
+
+
+def test_a_trusted_proxy_names_the_client_address(base_world):
+    settings = get_settings().model_copy(
+        update={"login_failures_per_username": 0, "login_failures_per_address": 2, "trusted_proxies": ["10.8.0.0/16"]}
+    )
+    with TestClient(create_app(settings), raise_server_exceptions=False, client=("10.8.3.4", 5000)) as proxy:
+        for client_address in ("198.51.100.7", "198.51.100.8"):
+            # the hop to the left is the client's own claim; the rightmost untrusted hop is who called the proxy
+            forwarded = {"X-Forwarded-For": f"1.2.3.4, {client_address}"}
+            codes = [_login(proxy, "nobody", "x-password", headers=forwarded).status_code for _ in range(3)]
+            assert codes == [401, 401, 429], f"{client_address}: {codes}"
+
+
+@pytest.mark.slow
+def test_the_real_server_trusts_no_x_forwarded_for_by_default():
+    """uvicorn, left to itself, believes X-Forwarded-For from 127.0.0.1: a local client could pick its address."""
+    db = create_database("xff")
+    try:
+        with running(db.url, env={"DX_LOGIN_FAILURES_PER_ADDRESS": "3", "DX_LOGIN_FAILURES_PER_USERNAME": "0"}) as srv:
+            codes = [
+                httpx.post(
+                    f"{srv.base}/api/v1/auth/token",
+                    data={"grant_type": "password", "username": f"nobody-{i}", "password": "x-password"},
+                    headers={"X-Forwarded-For": f"203.0.113.{i}"},
+                ).status_code
+                for i in range(5)
+            ]
+        assert codes == [401] * 3 + [429] * 2, f"failures counted against forged addresses: {codes}"
+    finally:
+        db.drop()
