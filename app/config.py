@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+import time
 from functools import lru_cache
 from ipaddress import ip_network
 from pathlib import Path
@@ -10,8 +13,30 @@ from typing import Annotated
 from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-DEFAULT_SECRET = "change-me-dev-only-secret-key-0000000000"
+# Once the default key, published with the code: it signs nothing and is refused wherever it is set.
+PUBLISHED_SECRETS = frozenset({"change-me-dev-only-secret-key-0000000000"})
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def development_key(path: Path) -> str:
+    """The development signing key kept in `path` (owner-only), made once with a random value on first start,
+    so that tokens survive restarts and no key that anyone else can read signs them."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass  # made by an earlier start, or by another worker a moment ago
+    else:
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(48) + "\n")
+    if path.stat().st_mode & 0o077:
+        raise ValueError(f"{path} is readable by others: chmod 600 it (or delete it to make a new key)")
+    for _ in range(50):  # another worker may still be writing the key it has just made
+        key = path.read_text().strip()
+        if key:
+            return key
+        time.sleep(0.02)
+    raise ValueError(f"{path} is empty: delete it to make a new key")
 
 
 class Settings(BaseSettings):
@@ -19,7 +44,9 @@ class Settings(BaseSettings):
 
     environment: str = "development"
     database_url: str = f"sqlite:///{ROOT / 'var' / 'dx.db'}"
-    secret_key: str = DEFAULT_SECRET
+    # unset in development: a random key kept in secret_key_file; required (and never a published one) elsewhere
+    secret_key: str | None = None
+    secret_key_file: Path = ROOT / "var" / "secret_key"
     # Older signing keys still accepted (by `kid`) so that a rotation logs nobody out.
     previous_secret_keys: Annotated[list[str], NoDecode] = []
     jwt_algorithm: str = "HS256"
@@ -50,7 +77,6 @@ class Settings(BaseSettings):
     webhook_poll_seconds: float = 1.0  # how often a worker looks for events written by other workers
     webhook_concurrency: int = 16  # deliveries in flight per worker
     webhook_duty_check_minutes: float = 60.0  # how often time-driven (obligation) events are produced
-
     # proxies (addresses or networks) whose X-Forwarded-For names the client; none by default, so that no
     # client can pick the address its failed logins are counted against
     trusted_proxies: Annotated[list[str], NoDecode] = []
@@ -70,9 +96,13 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _refuse_default_secret(self) -> Settings:
-        if self.environment != "development" and self.secret_key == DEFAULT_SECRET:
-            raise ValueError("DX_SECRET_KEY must be set outside development")
+    def _signing_key(self) -> Settings:
+        if self.secret_key in PUBLISHED_SECRETS:
+            raise ValueError("DX_SECRET_KEY is a key published with the code: set a key of your own")
+        if self.secret_key is None:
+            if self.environment != "development":
+                raise ValueError("DX_SECRET_KEY must be set outside development")
+            self.secret_key = development_key(self.secret_key_file)
         if len(self.secret_key) < 16:
             raise ValueError("DX_SECRET_KEY must be at least 16 characters")
         return self

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -96,7 +97,20 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # a read takes no write lock: in WAL mode it neither waits for the writer nor makes the writer wait
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
+
+
+READ_ONLY = "dx_read_only"  # an execution option: this connection only reads
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+@asynccontextmanager
+async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection for a short read: on SQLite its transaction takes no write lock (BEGIN, not BEGIN IMMEDIATE).
+    Give it back before waiting on anything slow (a client reading a stream, a password hash)."""
+    async with engine.connect() as conn:
+        yield await conn.execution_options(**{READ_ONLY: True})
 
 
 def after_commit(conn: AsyncConnection, callback: Callable[[], None]) -> None:
@@ -106,9 +120,12 @@ def after_commit(conn: AsyncConnection, callback: Callable[[], None]) -> None:
 
 
 async def get_conn(request: Request) -> AsyncIterator[AsyncConnection]:
-    """One transaction per request: committed when the endpoint returns, rolled back on error."""
+    """One transaction per request: committed when the endpoint returns, rolled back on error. A read-only
+    request (GET, HEAD) takes no write lock on SQLite, so that readers never queue behind the single writer."""
     engine: AsyncEngine = request.app.state.engine
     async with engine.connect() as conn:
+        if request.method in READ_METHODS:
+            conn = await conn.execution_options(**{READ_ONLY: True})
         try:
             async with conn.begin():
                 yield conn

@@ -12,11 +12,11 @@ from fastapi_offline import FastAPIOffline
 
 from app import errors
 from app.auth import tokens
-from app.auth.principal import refusal_before_body
+from app.auth.principal import active_subject, refusal_before_body
 from app.common import openapi
 from app.config import Settings, get_settings
 from app.db import make_engine
-from app.middleware import BodyLimit, Idempotency, RequestContext, TrustedProxies
+from app.middleware import AdvisoryLocks, BodyLimit, Idempotency, RequestContext, TrustedProxies
 from app.obligations import service as obligations
 from app.ratelimit import LoginLimit, RateLimit, Store
 from app.routers import API_ROUTERS
@@ -40,11 +40,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         deliverer = Deliverer(app.state.engine, settings) if settings.webhook_delivery else None
         if deliverer is not None:
             await deliverer.start()
+        # PostgreSQL: every idempotency key's lock on one connection of this worker's own, outside the pool
+        app.state.key_locks = AdvisoryLocks(app.state.engine) if app.state.engine.dialect.name == "postgresql" else None
         try:
             yield
         finally:
             if deliverer is not None:
                 await deliverer.stop()
+            if app.state.key_locks is not None:
+                await app.state.key_locks.close()
             await app.state.engine.dispose()
 
     # /docs and /redoc with their JavaScript and CSS served from this service (fastapi-offline ships them),
@@ -65,7 +69,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # the middleware sits below the auth package: it is handed the one token decoder rather than importing it
     subject = partial(tokens.request_subject, settings)
-    app.add_middleware(Idempotency, settings=settings, engine_getter=lambda: app.state.engine, subject=subject)
+    app.add_middleware(
+        Idempotency,
+        settings=settings,
+        engine_getter=lambda: app.state.engine,
+        locks_getter=lambda: app.state.key_locks,
+        authenticate=active_subject,
+    )
     store = Store(lambda: app.state.engine, settings.redis_url, settings.redis_namespace)
     app.state.login_limit = LoginLimit(store, settings)  # used by the token endpoint, which knows what it checks
     app.add_middleware(RateLimit, settings=settings, store=store, subject=subject)

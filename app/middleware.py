@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import logging
 import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from ipaddress import ip_address, ip_network
 from typing import Any
@@ -16,6 +18,8 @@ from typing import Any
 from prometheus_client import Counter, Histogram
 from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.common.context import request_id_var
@@ -227,32 +231,79 @@ class BodyLimit:
 OWNER = f"{socket.gethostname()[:100]}:{os.getpid()}"
 
 
-class _KeyLock:
-    """Who is running an idempotency key. On PostgreSQL a session advisory lock, held on a connection of its
-    own while the request runs: if the worker dies, the lock goes with its connection, and a retry can tell the
-    key was abandoned. On SQLite (one host) the owner's process id tells the same."""
+class AdvisoryLocks:
+    """PostgreSQL session advisory locks for the idempotency keys this worker is running, all held on ONE
+    connection of the worker's own, outside the pool: a key costs the pool nothing, and if the worker dies its
+    locks go with that connection, so a retry can tell the key was abandoned. Should the connection drop while
+    the worker lives, the next call reconnects and takes the locks still held again."""
 
-    def __init__(self, conn: Any, held: bool, number: int) -> None:
+    def __init__(self, engine: Any) -> None:
+        self.url = engine.url
+        self.engine: Any = None
+        self.conn: Any = None
+        self.held: set[int] = set()
+        self.mutex = asyncio.Lock()
+
+    async def _connection(self) -> Any:
+        if self.conn is not None and not self.conn.closed and not self.conn.invalidated:
+            return self.conn
+        if self.engine is None:
+            self.engine = create_async_engine(self.url, poolclass=NullPool, connect_args={"connect_timeout": 5})
+        if self.conn is not None:
+            with contextlib.suppress(Exception):
+                await self.conn.close()
+        conn = await self.engine.connect()
+        conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+        for number in self.held:  # the locks the lost connection took with it
+            await conn.scalar(text("SELECT pg_try_advisory_lock(:n)"), {"n": number})
         self.conn = conn
+        return conn
+
+    async def try_lock(self, number: int) -> bool:
+        async with self.mutex:
+            try:
+                conn = await self._connection()
+                held = bool(await conn.scalar(text("SELECT pg_try_advisory_lock(:n)"), {"n": number}))
+            except BaseException:
+                self.conn = None if self.conn is None or self.conn.invalidated else self.conn
+                raise
+            if held:
+                self.held.add(number)
+            return held
+
+    async def unlock(self, number: int) -> None:
+        async with self.mutex:
+            self.held.discard(number)
+            with contextlib.suppress(Exception):  # a lost connection has let go of the lock already
+                conn = await self._connection()
+                await conn.scalar(text("SELECT pg_advisory_unlock(:n)"), {"n": number})
+
+    async def close(self) -> None:
+        if self.conn is not None:
+            with contextlib.suppress(Exception):
+                await self.conn.close()
+        if self.engine is not None:
+            await self.engine.dispose()
+
+
+class _KeyLock:
+    """Who is running an idempotency key. On PostgreSQL an advisory lock (see AdvisoryLocks); on SQLite (one
+    host) the owner's process id tells whether the worker that took the key still lives."""
+
+    def __init__(self, locks: AdvisoryLocks | None, held: bool, number: int) -> None:
+        self.locks = locks
         self.held = held
         self.number = number
 
     @classmethod
-    async def take(cls, engine: Any, principal: str, key: str) -> _KeyLock:
+    async def take(cls, locks: AdvisoryLocks | None, principal: str, key: str) -> _KeyLock:
         number = int.from_bytes(hashlib.sha256(f"{principal}\x00{key}".encode()).digest()[:8], "big", signed=True)
-        if engine.dialect.name != "postgresql":
+        if locks is None:
             return cls(None, True, number)
-        conn = await engine.connect()
-        try:
-            held = bool(await conn.scalar(text("SELECT pg_try_advisory_lock(:n)"), {"n": number}))
-            await conn.commit()
-        except BaseException:
-            await conn.close()
-            raise
-        return cls(conn, held, number)
+        return cls(locks, await locks.try_lock(number), number)
 
     def owner_is_gone(self, owner: str | None) -> bool:
-        if self.conn is not None:
+        if self.locks is not None:
             return self.held  # we hold the lock, so whoever recorded the key as running no longer does
         host, _, pid = (owner or "").rpartition(":")
         if host != socket.gethostname()[:100] or not pid.isdigit():
@@ -266,41 +317,54 @@ class _KeyLock:
         return False
 
     async def release(self) -> None:
-        if self.conn is None:
-            return
-        try:
-            if self.held:
-                await self.conn.execute(text("SELECT pg_advisory_unlock(:n)"), {"n": self.number})
-                await self.conn.commit()
-        finally:
-            await self.conn.close()
+        if self.locks is not None and self.held:
+            await self.locks.unlock(self.number)
+
+
+# Headers a replay repeats, as the first answer sent them.
+REPLAYED_HEADERS = (b"content-type", b"etag", b"location", b"content-language", b"content-disposition")
+
+
+def _no_store(headers: list[tuple[bytes, bytes]]) -> bool:
+    """An answer marked `Cache-Control: no-store` carries a secret (a token, a client secret)."""
+    return any(k.lower() == b"cache-control" and b"no-store" in v.lower() for k, v in headers)
 
 
 class Idempotency:
     """`Idempotency-Key` on POST: the first answer is stored in the database (shared by all workers)
-    and replayed for the same key and body; another body is a 422, a retry while running a 409."""
+    and replayed for the same key and body; another body is a 422, a retry while running a 409.
+
+    The caller is authenticated before anything is replayed (a caller disabled since is a 401, from the app).
+    An answer marked `Cache-Control: no-store` carries a secret shown once (a client secret, a token): its body
+    is never stored, and a retry of its key is a 409 that points at the record (`Location`) instead of making a
+    second one. A replay repeats the first answer's status, body, `ETag` and `Location`."""
 
     RUNNING_STALE_AFTER = timedelta(minutes=15)
 
-    def __init__(self, app: ASGIApp, settings: Settings, engine_getter: Any, subject: Subject) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        settings: Settings,
+        engine_getter: Any,
+        locks_getter: Callable[[], AdvisoryLocks | None],
+        authenticate: Callable[[Scope], Awaitable[str | None]],
+    ) -> None:
         self.app = app
         self.settings = settings
         self.engine_getter = engine_getter
-        self.subject = subject
-
-    def _principal(self, scope: Scope) -> str | None:
-        sub = self.subject(scope)
-        return None if sub is None else sub[:64]
+        self.locks_getter = locks_getter
+        self.authenticate = authenticate
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
         key = _header(scope, b"idempotency-key")
-        principal = self._principal(scope) if key else None
+        principal = await self.authenticate(scope) if key else None
         if not key or principal is None:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, send)  # without an active caller the app answers (401 first)
             return
+        principal = principal[:64]
         if len(key) > 255 or not key.isprintable():
             await send_problem(send, 422, "Idempotency-Key must be at most 255 printable characters.")
             return
@@ -317,11 +381,29 @@ class Idempotency:
             digest.update(part + b"\x00")
         request_hash = digest.hexdigest()
         engine = self.engine_getter()
-        lock = await _KeyLock.take(engine, principal, key)
+        lock = await _KeyLock.take(self.locks_getter(), principal, key)
         try:
             await self._handle(scope, receive, send, engine, lock, principal, key, body, request_hash)
         finally:
             await lock.release()
+
+    async def _replay(self, send: Send, row: Any) -> None:
+        stored = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in (row["headers"] or [])]
+        if row["body"] is None:  # the first answer carried a secret, which was not kept
+            extra = [(k, v) for k, v in stored if k == b"location"]
+            await send_problem(
+                send,
+                409,
+                "The first answer to this Idempotency-Key carried a secret, which is shown once and not kept;"
+                " the record it made is at its Location.",
+                extra,
+            )
+            return
+        if not any(k == b"content-type" for k, _ in stored):
+            stored.append((b"content-type", (row["content_type"] or "application/json").encode("latin-1")))
+        headers = [*stored, (b"idempotent-replayed", b"true")]
+        await send({"type": "http.response.start", "status": row["status_code"], "headers": headers})
+        await send({"type": "http.response.body", "body": row["body"]})
 
     async def _handle(self, scope, receive, send, engine, lock, principal, key, body, request_hash) -> None:  # noqa: C901
         now = utcnow()
@@ -366,21 +448,21 @@ class Idempotency:
             elif row["state"] == "running":
                 await send_problem(send, 409, "A request with this Idempotency-Key is still being processed.")
             else:
-                headers = [
-                    (b"content-type", (row["content_type"] or "application/json").encode()),
-                    (b"idempotent-replayed", b"true"),
-                ]
-                await send({"type": "http.response.start", "status": row["status_code"], "headers": headers})
-                await send({"type": "http.response.body", "body": row["body"] or b""})
+                await self._replay(send, row)
             return
 
         replay_receive = replaying(body, receive)
-        captured: dict[str, Any] = {"status": 500, "content_type": None, "body": []}
+        captured: dict[str, Any] = {"status": 500, "content_type": None, "headers": [], "secret": False, "body": []}
 
         async def capture_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 captured["status"] = message["status"]
-                for k, v in message.get("headers", []):
+                sent = list(message.get("headers", []))
+                captured["secret"] = _no_store(sent)
+                captured["headers"] = [
+                    [k.decode("latin-1").lower(), v.decode("latin-1")] for k, v in sent if k.lower() in REPLAYED_HEADERS
+                ]
+                for k, v in sent:
                     if k.lower() == b"content-type":
                         captured["content_type"] = v.decode("latin-1")
             elif message["type"] == "http.response.body":
@@ -402,7 +484,9 @@ class Idempotency:
                             state="done",
                             status_code=captured["status"],
                             content_type=captured["content_type"],
-                            body=b"".join(captured["body"]),
+                            headers=captured["headers"],
+                            # a secret is never written down: the key is kept (a retry makes nothing twice)
+                            body=None if captured["secret"] else b"".join(captured["body"]),
                         )
                     )
                 else:

@@ -8,10 +8,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import select
+from starlette.types import Scope
 
 from app.auth import tokens
 from app.auth.permissions import SUBTREE_SCOPED_ROLES, Perm, Role, has
-from app.db import DbConn
+from app.db import DbConn, reading
 from app.errors import AppError, Forbidden, Unauthorized
 from app.models import ApiClient, User
 
@@ -81,6 +82,19 @@ async def current_principal(
     return principal
 
 
+async def active_subject(scope: Scope) -> str | None:
+    """The key of the request's principal when its token is valid and the principal still active, else None.
+    Handed to the idempotency middleware, which must not replay anything to a caller disabled since."""
+    app = scope["app"]
+    try:
+        claims = tokens.request_claims(app.state.settings, scope)
+    except Unauthorized:
+        return None
+    async with reading(app.state.engine) as conn:
+        principal = await load_principal(conn, str(claims["sub"]))
+    return None if principal is None else principal.key
+
+
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
@@ -102,7 +116,7 @@ async def refusal_before_body(request: Request) -> AppError | None:
     if current_principal not in calls:
         return None  # a public route
     try:
-        async with request.app.state.engine.connect() as conn:
+        async with reading(request.app.state.engine) as conn:
             principal = await current_principal(request, conn, None)
     except AppError as exc:
         return exc

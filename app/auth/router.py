@@ -2,7 +2,7 @@ from collections import Counter
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Request, Response
 
 from app.auth import service
 from app.auth.principal import CurrentPrincipal
@@ -24,6 +24,7 @@ FormText = Annotated[str | None, Form(max_length=256)]
 )
 async def issue_token(
     request: Request,
+    response: Response,
     grant_type: Annotated[str, Form(max_length=64)],
     username: FormText = None,
     password: FormText = None,
@@ -66,6 +67,8 @@ async def issue_token(
         raise AppError("grant_type must be 'password' or 'client_credentials'.", status=400)
     address = (request.scope.get("client") or ("unknown", 0))[0]
     token, expires = await request.app.state.login_limit.guard(kind, name, address, check)
+    response.headers["Cache-Control"] = "no-store"  # RFC 6749 5.1; and no idempotency record keeps it
+    response.headers["Pragma"] = "no-cache"
     return {"access_token": token, "token_type": "bearer", "expires_in": expires}
 
 

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.auth import tokens
 from app.auth.passwords import verify_password_off_loop
 from app.config import Settings
+from app.db import reading
 from app.errors import Unauthorized
 from app.models import ApiClient, User
 
@@ -29,7 +30,7 @@ async def _grant(
     """Verify a secret against its argon2 hash (a dummy hash when the name is unknown, so that both failures
     take as long) and issue a token for an active principal. The row is read on a connection given back before
     the hash is checked (off the event loop), so a login flood holds no pool connection while it hashes."""
-    async with engine.connect() as conn:
+    async with reading(engine) as conn:
         row = (
             await conn.execute(
                 select(table.c.id, hash_col, table.c.role, table.c.unit_id, table.c.active).where(name_col == name)

@@ -10,13 +10,14 @@ from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, and_, bindparam, delete, func, insert, select, true, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.auth.principal import Principal
 from app.auth.scope import scope_clause
 from app.common.bulk import allocate_ids, insert_rows, insert_values, select_by_keys
 from app.common.pagination import decode_cursor, encode_cursor, walk_key
 from app.common.spec import NaturalKey, ResourceSpec
+from app.db import reading
 from app.errors import Conflict, NotFound
 from app.models import Unit
 from app.timeutil import LOCAL_TZ
@@ -155,7 +156,7 @@ async def fetch_page(
 
 
 async def iterate_all(
-    conn: AsyncConnection,
+    engine: AsyncEngine,
     spec: ResourceSpec,
     principal: Principal,
     query: BaseModel,
@@ -163,16 +164,21 @@ async def iterate_all(
     parent_id: int | None = None,
     batch: int = 1000,
 ) -> AsyncIterator[dict[str, Any]]:
-    """Every matching record, in id order, a batch at a time (for CSV export)."""
+    """Every matching record, in id order, a batch at a time (for CSV export).
+
+    Each batch is read on a connection of its own, given back before its rows are handed on: a client that
+    reads the stream slowly (or never) holds no pool connection and, on SQLite, no lock."""
     t = spec.table
     clauses = list_clauses(spec, principal, query, parent_id)
     after = 0
     while True:
         q = select(t).where(*clauses, t.c.id > after).order_by(t.c.id).limit(batch)
-        rows = [dict(r) for r in (await conn.execute(q)).mappings()]
+        async with reading(engine) as conn:
+            rows = [dict(r) for r in (await conn.execute(q)).mappings()]
+            if rows:
+                await attach_children(conn, spec, rows)
         if not rows:
             return
-        await attach_children(conn, spec, rows)
         _add_per_caller(spec, principal, rows)
         for r in rows:
             yield r

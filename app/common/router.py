@@ -48,9 +48,8 @@ def stream_csv(request: Request, spec: ResourceSpec, principal: Principal, query
     engine = request.app.state.engine
 
     async def records():
-        async with engine.connect() as conn:
-            async for record in repository.iterate_all(conn, spec, principal, query, parent_id=parent_id):
-                yield to_read(spec, record)
+        async for record in repository.iterate_all(engine, spec, principal, query, parent_id=parent_id):
+            yield to_read(spec, record)
 
     return csv_stream(list(spec.read.model_fields), records(), spec.name)
 

@@ -43,6 +43,9 @@ class IdempotencyKey(SQLModel, table=True):
     owner: str | None = Field(default=None, max_length=128)  # host:pid of the worker running it
     status_code: int | None = None
     content_type: str | None = Field(default=None, max_length=255)
+    # the headers a replay repeats ([name, value] pairs: content-type, etag, location, ...)
+    headers: list[list[str]] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # NULL once done: the answer carried a secret (Cache-Control: no-store), which is never stored
     body: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     expires_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False, index=True))

@@ -4,6 +4,7 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from app.common.responses import problems
+from app.db import reading
 from app.errors import Unavailable
 
 router = APIRouter(tags=["system"])
@@ -27,7 +28,7 @@ async def healthz():
 )
 async def readyz(request: Request):
     try:
-        async with request.app.state.engine.connect() as conn:
+        async with reading(request.app.state.engine) as conn:
             await conn.execute(text("SELECT 1"))
     except Exception as exc:
         raise Unavailable("The database is not reachable.") from exc

@@ -33,6 +33,7 @@ async def create_api_client(
     record, secret = await service.create_client(conn, principal, body)
     set_etag(response, service.client_spec, record)
     response.headers["Location"] = f"{request.url.path}/{record['id']}"
+    response.headers["Cache-Control"] = "no-store"  # the secret: kept by no cache, and by no idempotency record
     return {**to_read(service.client_spec, record), "client_secret": secret}
 
 
