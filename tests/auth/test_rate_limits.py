@@ -3,6 +3,7 @@ where every worker sees them (the database, or Redis)."""
 
 from __future__ import annotations
 
+import itertools
 import socket
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,10 @@ STORES = [
 ]
 
 
+# each test logs in from an address of its own: a random one could be shared, and its failures added up
+ADDRESSES = itertools.count(1)
+
+
 @pytest.fixture(scope="module")
 def base_world():
     with world_on_new_database("rl") as w:
@@ -50,7 +55,7 @@ def limited(request, base_world):
         }
     )
     with TestClient(
-        create_app(settings), raise_server_exceptions=False, client=(f"10.9.{uuid.uuid4().int % 250}.1", 5000)
+        create_app(settings), raise_server_exceptions=False, client=(f"10.9.{next(ADDRESSES)}.1", 5000)
     ) as client:
         yield client, base_world
 
