@@ -1,7 +1,7 @@
 """idempotency keys keep the headers a replay repeats (ETag, Location); a body withheld for a secret is NULL
 
 Revision ID: idempotency_headers
-Revises: 0005
+Revises: 0007
 Create Date: 2026-12-01 23:10:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "idempotency_headers"
-down_revision: str | None = "0005"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
