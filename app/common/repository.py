@@ -5,6 +5,7 @@ the write service (`writes`) decides what may be written, this module only write
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -155,8 +156,17 @@ async def fetch_page(
     return rows, total, next_cursor
 
 
+@asynccontextmanager
+async def _batch_connection(source: AsyncEngine | AsyncConnection) -> AsyncIterator[AsyncConnection]:
+    if isinstance(source, AsyncConnection):
+        yield source
+        return
+    async with reading(source) as conn:
+        yield conn
+
+
 async def iterate_all(
-    engine: AsyncEngine,
+    source: AsyncEngine | AsyncConnection,
     spec: ResourceSpec,
     principal: Principal,
     query: BaseModel,
@@ -166,14 +176,15 @@ async def iterate_all(
 ) -> AsyncIterator[dict[str, Any]]:
     """Every matching record, in id order, a batch at a time (for CSV export).
 
-    Each batch is read on a connection of its own, given back before its rows are handed on: a client that
-    reads the stream slowly (or never) holds no pool connection and, on SQLite, no lock."""
+    Given the engine (a CSV export), each batch is read on a connection of its own, given back before its rows
+    are handed on: a client that reads the stream slowly (or never) holds no pool connection and, on SQLite, no
+    lock. Given a connection (a write that must see its own transaction), every batch is read on it."""
     t = spec.table
     clauses = list_clauses(spec, principal, query, parent_id)
     after = 0
     while True:
         q = select(t).where(*clauses, t.c.id > after).order_by(t.c.id).limit(batch)
-        async with reading(engine) as conn:
+        async with _batch_connection(source) as conn:
             rows = [dict(r) for r in (await conn.execute(q)).mappings()]
             if rows:
                 await attach_children(conn, spec, rows)
