@@ -336,8 +336,7 @@ class Idempotency:
 
     The caller is authenticated before anything is replayed (a caller disabled since is a 401, from the app).
     An answer marked `Cache-Control: no-store` carries a secret shown once (a client secret, a token): its body
-    is never stored, and a retry of its key is a 409 that points at the record (`Location`) instead of making a
-    second one. A replay repeats the first answer's status, body, `ETag` and `Location`."""
+    is never stored, and a retry of its key is a 409 instead of making a second one. A replay repeats the first answer's status, body, `ETag` and `Location`."""
 
     RUNNING_STALE_AFTER = timedelta(minutes=15)
 
@@ -390,13 +389,11 @@ class Idempotency:
     async def _replay(self, send: Send, row: Any) -> None:
         stored = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in (row["headers"] or [])]
         if row["body"] is None:  # the first answer carried a secret, which was not kept
-            extra = [(k, v) for k, v in stored if k == b"location"]
             await send_problem(
                 send,
                 409,
                 "The first answer to this Idempotency-Key carried a secret, which is shown once and not kept;"
-                " the record it made is at its Location.",
-                extra,
+                " the record it made stands.",
             )
             return
         if not any(k == b"content-type" for k, _ in stored):

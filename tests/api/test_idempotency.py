@@ -46,7 +46,6 @@ def test_a_client_secret_is_never_stored_and_a_retry_makes_no_second_client(worl
     retry = lead.post("/api/v1/api-clients", json=body, headers=key)
     assert retry.status_code == 409, f"a retry of a secret-bearing answer: {retry.status_code} {retry.text}"
     assert secret not in retry.text
-    assert retry.headers["location"] == first.headers["location"]
     made = lead.get("/api/v1/api-clients", params={"limit": 500}).json()["items"]
     assert [c["name"] for c in made].count(name) == 1
 
