@@ -90,6 +90,16 @@ def prepare(url: str) -> None:
     cli.seed(settings)
 
 
+def pytest_collection_modifyitems(config, items) -> None:
+    """`@pytest.mark.postgres_only` (races that need row locks and real concurrency) is skipped on SQLite."""
+    if BACKEND == "postgresql":
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL")
+    for item in items:
+        if "postgres_only" in item.keywords:
+            item.add_marker(skip)
+
+
 class Api:
     """A TestClient that sends one principal's bearer token."""
 

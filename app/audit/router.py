@@ -4,12 +4,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
+from app.auth.deps import AuditReader
 from app.auth.permissions import Perm
-from app.auth.principal import CurrentPrincipal, require
 from app.common import repository
+from app.common.csv_export import wants_csv
 from app.common.pagination import ListQuery, Page
 from app.common.responses import problems
-from app.common.router import page_response
+from app.common.router import page_response, stream_csv
 from app.common.spec import ResourceSpec
 from app.common.types import Id, Schema
 from app.db import DbConn
@@ -91,15 +92,16 @@ router = APIRouter(prefix="/audit-events", tags=["audit"])
     response_model=Page[AuditEventRead],
     operation_id="list_audit_events",
     summary="Every write, import and transition",
-    responses=problems(403),
-    dependencies=[require(Perm.AUDIT_READ)],
+    responses={**problems(403), 200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
 )
 async def list_audit_events(
     request: Request,
     response: Response,
     conn: DbConn,
-    principal: CurrentPrincipal,
+    principal: AuditReader,
     query: Annotated[AuditQuery, Query()],
 ):
+    if wants_csv(request):
+        return stream_csv(request, spec, principal, query)
     rows, total, cursor = await repository.fetch_page(conn, spec, principal, query)
     return page_response(request, response, spec, rows, total, cursor)

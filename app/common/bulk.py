@@ -7,8 +7,10 @@ from datetime import date, datetime
 from typing import Any
 
 import orjson
+import psycopg
 from sqlalchemy import JSON, Table, and_, bindparam, func, insert, select, text, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 BATCH = 5000
@@ -45,22 +47,31 @@ async def insert_values(conn: AsyncConnection, table: Table, columns: list[str],
     if not values:
         return
     if conn.dialect.name == "postgresql":
-        raw = await conn.get_raw_connection()
-        driver = raw.driver_connection
-        cols = ", ".join(f'"{c}"' for c in columns)
-        json_at = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, JSON)]
-        async with driver.cursor() as cur, cur.copy(f'COPY "{table.name}" ({cols}) FROM STDIN') as copy:
-            write = copy.write_row
-            for row in values:
-                if json_at:
-                    row = list(row)
-                    for i in json_at:
-                        row[i] = _json_text(row[i])
-                await write(row)
+        try:
+            await _copy(conn, table, columns, values)
+        except psycopg.Error as exc:
+            # COPY runs on the driver's own cursor: its errors reach the one handler as SQLAlchemy's, so that
+            # a unique violation is a 409 there as it is for any other statement
+            raise DBAPIError.instance(f"COPY {table.name}", None, exc, psycopg.Error) from exc
         return
     dicts = [dict(zip(columns, v, strict=True)) for v in values]
     for i in range(0, len(dicts), BATCH):
         await conn.execute(insert(table), dicts[i : i + BATCH])
+
+
+async def _copy(conn: AsyncConnection, table: Table, columns: list[str], values: list[tuple]) -> None:
+    raw = await conn.get_raw_connection()
+    driver = raw.driver_connection
+    cols = ", ".join(f'"{c}"' for c in columns)
+    json_at = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, JSON)]
+    async with driver.cursor() as cur, cur.copy(f'COPY "{table.name}" ({cols}) FROM STDIN') as copy:
+        write = copy.write_row
+        for row in values:
+            if json_at:
+                row = list(row)
+                for i in json_at:
+                    row[i] = _json_text(row[i])
+            await write(row)
 
 
 async def select_by_keys(

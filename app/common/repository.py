@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, and_, bindparam, delete, func, insert, select, true, update
+from sqlalchemy import ColumnElement, and_, bindparam, delete, false, func, insert, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.auth.principal import Principal
@@ -54,6 +54,8 @@ def _date_clauses(spec: ResourceSpec, lo: date | None, hi: date | None) -> list[
     col = spec.table.c[spec.date_column]  # type: ignore[index]
     out: list[ColumnElement[bool]] = []
     if spec.date_is_instant:
+        # the calendar's first day starts before year 1 in UTC (no lower bound is needed); its last day
+        # ends after year 9999 (no upper bound)
         start = _local_day_start(lo) if lo is not None else None
         end = _local_day_start(hi + timedelta(days=1)) if hi is not None and hi < date.max else None
         if start is not None:
@@ -66,6 +68,8 @@ def _date_clauses(spec: ResourceSpec, lo: date | None, hi: date | None) -> list[
             year, month = lo.year, lo.month
             if lo.day > 1:  # the first month that starts on or after lo
                 year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+            if year > 9999:  # "10000-01" sorts before "2023-05" as text: no month starts that late
+                return [false()]
             out.append(col >= f"{year:04d}-{month:02d}")
         if hi is not None:
             out.append(col <= f"{hi.year:04d}-{hi.month:02d}")

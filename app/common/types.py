@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 MAX_SAFE_INT = 2**53 - 1  # what a JavaScript client reads exactly
 MAX_INT64 = 2**63 - 1
@@ -18,15 +18,22 @@ def _no_nul(value: str) -> str:
     return value
 
 
+def _not_bool(value: object) -> object:
+    """JSON's true and false are not numbers (Python would read them as 1 and 0: unit 1 is the city)."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true or false")
+    return value
+
+
 Text = Annotated[str, AfterValidator(_no_nul)]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(_no_nul)]
 Title = Annotated[str, StringConstraints(min_length=1, max_length=500), AfterValidator(_no_nul)]
 LongText = Annotated[str, StringConstraints(max_length=20_000), AfterValidator(_no_nul)]
 Ref = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(_no_nul)]
 Url = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_no_nul)]
-Id = Annotated[int, Field(ge=1, le=MAX_INT64)]
-Count = Annotated[int, Field(ge=0, le=2**31 - 1)]
-Vnd = Annotated[int, Field(ge=0, le=MAX_SAFE_INT)]
+Id = Annotated[int, BeforeValidator(_not_bool), Field(ge=1, le=MAX_INT64)]
+Count = Annotated[int, BeforeValidator(_not_bool), Field(ge=0, le=2**31 - 1)]
+Vnd = Annotated[int, BeforeValidator(_not_bool), Field(ge=0, le=MAX_SAFE_INT)]
 
 
 def _plausible_instant(value: datetime) -> datetime:
@@ -39,7 +46,7 @@ def _plausible_instant(value: datetime) -> datetime:
 Instant = Annotated[AwareDatetime, AfterValidator(_plausible_instant)]  # with an offset; converted to UTC
 # [0-9], not \d: the pattern engine's \d also matches other scripts' digits ("٢٠٢٢")
 Month = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
-Year = Annotated[int, Field(ge=1900, le=2999)]
+Year = Annotated[int, BeforeValidator(_not_bool), Field(ge=1900, le=2999)]
 
 
 class Schema(BaseModel):

@@ -26,6 +26,7 @@ from app.auth.principal import Principal
 from app.auth.scope import units_in_scope
 from app.common import audit, repository
 from app.common.spec import Event, NaturalKey, ResourceSpec, etag_of, split_body, to_read
+from app.common.types import MAX_INT64
 from app.db import utcnow
 from app.errors import Conflict, Forbidden, Invalid, PreconditionFailed
 
@@ -42,8 +43,9 @@ class Ctx:
     _scope: dict[int, bool] = field(default_factory=dict)
 
     async def preload_units(self, unit_ids: set[int]) -> None:
-        """Look up these units and whether they are in scope, 500 per query."""
-        wanted = [u for u in unit_ids if u not in self._units]
+        """Look up these units and whether they are in scope, 500 per query (only ids a column can hold:
+        a `true` or an out-of-range number never reaches the database)."""
+        wanted = [u for u in unit_ids if type(u) is int and 0 < u <= MAX_INT64 and u not in self._units]
         for i in range(0, len(wanted), 500):
             chunk = wanted[i : i + 500]
             rows = await repository.units_by_id(self.conn, chunk)
@@ -58,12 +60,12 @@ class Ctx:
         """The unit's row (code, kind, parent_id, dates...), or None when there is no such unit."""
         if unit_id not in self._units:
             await self.preload_units({unit_id})
-        return self._units[unit_id]
+        return self._units.get(unit_id)
 
     async def in_scope(self, unit_id: int) -> bool:
         if unit_id not in self._scope:
             await self.preload_units({unit_id})
-        return self._scope[unit_id]
+        return self._scope.get(unit_id, False)
 
 
 # --- checks --------------------------------------------------------------------------------------

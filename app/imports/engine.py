@@ -9,12 +9,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth.principal import Principal
 from app.common import repository, writes
 from app.common.spec import ResourceSpec
+from app.common.types import Id
 from app.common.writes import Ctx
 from app.errors import AppError
 from app.i18n import pydantic_message
@@ -22,6 +23,7 @@ from app.imports.parsers import Parsed
 
 META = {"created_at", "updated_at", "version"}
 YIELD_EVERY = 250  # rows validated between two chances for the event loop to serve other requests
+_ID = TypeAdapter(Id)
 
 
 @dataclass
@@ -60,6 +62,15 @@ class _Row:
 def _loc_field(loc: Iterable[Any]) -> str:
     parts = [str(p) for p in loc if p not in ("body",)]
     return ".".join(parts)
+
+
+def _key_types(ispec: ImportSpec) -> dict[str, TypeAdapter]:
+    """A validator for `id` and for each column rows match on, as the create schema types it."""
+    fields = ispec.spec.create.model_fields
+    out: dict[str, TypeAdapter] = {"id": _ID}
+    for column in ispec.match_on:
+        out[column] = _ID if column not in fields or column.endswith("_id") else TypeAdapter(fields[column].annotation)
+    return out
 
 
 def _fields(model: type[BaseModel]) -> set[str]:
@@ -117,14 +128,12 @@ async def _run_import(
                 clean_keysets.add(keys)
         if tabular:
             for k, v in kept.items():
-                # ids from a spreadsheet cell arrive as text; match on them as numbers
-                if (
-                    (k == "id" or k.endswith("_id"))
-                    and isinstance(v, str)
-                    and v.strip().isdigit()
-                    and len(v.strip()) < 19
-                ):
-                    kept[k] = int(v.strip())
+                # ids from a spreadsheet cell arrive as text; match on them as numbers (ASCII digits only:
+                # str.isdigit() also takes "²" and "٢٥")
+                if (k == "id" or k.endswith("_id")) and isinstance(v, str):
+                    text = v.strip()
+                    if text.isascii() and text.isdigit() and len(text) < 19:
+                        kept[k] = int(text)
         rows.append(_Row(number, kept))
     if parsed.columns is not None:
         for k in sorted(c for c in parsed.columns if c not in writable and c not in ignored):
@@ -145,8 +154,21 @@ async def _run_import(
             else:
                 r.raw[spec.unit_column] = found[str(code)]
 
+    # the cells rows are matched on, read as the schema reads them: a wrong type is an error of that cell,
+    # and no query ever sees it
+    key_types = _key_types(ispec)
+    for r in rows:
+        for column, adapter in key_types.items():
+            if r.raw.get(column) is None:
+                continue
+            try:
+                r.raw[column] = adapter.validate_python(r.raw[column])
+            except ValidationError as exc:
+                err(RowError(r.number, column, exc.errors()[0]["msg"]))
+    bad_keys = {e.row for e in out.errors}
+
     # match: by id, else by the resource's key
-    by_id = sorted({(r.raw["id"],) for r in rows if isinstance(r.raw.get("id"), int) and 0 < r.raw["id"] < 2**63})
+    by_id = sorted({(r.raw["id"],) for r in rows if r.number not in bad_keys and r.raw.get("id") is not None})
     # the matched records are locked (PostgreSQL) until this import commits: a PATCH meanwhile waits for it
     existing_by_id = await repository.load_many(conn, spec, principal, [k[0] for k in by_id], for_update=True)
     key_cols = ispec.match_on
@@ -154,7 +176,7 @@ async def _run_import(
         {
             tuple(r.raw.get(c) for c in key_cols)
             for r in rows
-            if "id" not in r.raw and all(r.raw.get(c) is not None for c in key_cols)
+            if r.number not in bad_keys and "id" not in r.raw and all(r.raw.get(c) is not None for c in key_cols)
         },
         key=repr,
     )
@@ -163,6 +185,8 @@ async def _run_import(
     existing_by_key = {tuple(rec[c] for c in key_cols): rec for rec in key_matched}
     seen_keys: dict[tuple, int] = {}
     for r in rows:
+        if r.number in bad_keys:
+            continue
         if "id" in r.raw:
             rid = r.raw["id"]
             if not isinstance(rid, int) or rid not in existing_by_id:
@@ -191,9 +215,9 @@ async def _run_import(
     # every unit the rows name, and whether it is in the caller's scope, in one query per 500 units
     ctx = Ctx(conn, principal, spec)
     if spec.unit_column:
-        named = {r.raw[spec.unit_column] for r in rows if isinstance(r.raw.get(spec.unit_column), int)}
+        named = {r.raw[spec.unit_column] for r in rows if type(r.raw.get(spec.unit_column)) is int}
         named |= {r.existing[spec.unit_column] for r in rows if r.existing is not None}
-        await ctx.preload_units({u for u in named if 0 < u < 2**63})
+        await ctx.preload_units(named)
 
     # rows that failed to match are not validated further; a row with a broken cell still is, so that
     # every error is reported (but not twice for the same cell)

@@ -86,3 +86,11 @@ def test_a_survey_is_dated_on_its_months_first_day(world, lead):
     assert listed(to="2023-05-01") == [may["id"]]
     assert listed(to="2023-04-30") == []
     assert listed(**{"from": "2023-04-15", "to": "2023-05-15"}) == [may["id"]]
+
+
+def test_a_from_past_the_last_month_the_calendar_holds_lists_no_survey(world, lead):
+    """`from=9999-12-31` asks for months starting in year 10000: none (it used to list every survey)."""
+    unit = village(world)
+    SURVEYS.create(lead, unit, month="2023-05")
+    assert item_ids(lead, SURVEYS.path, unit_id=unit, **{"from": "9999-12-31"}) == []
+    assert item_ids(lead, SURVEYS.path, unit_id=unit, **{"from": "9999-12-01"}) == []
