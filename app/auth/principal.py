@@ -42,18 +42,23 @@ class Principal:
         return has(self.role, perm)
 
 
-async def load_principal(conn, sub: str) -> Principal | None:
+async def load_principal(conn, sub: str, issued_at: int | None = None) -> Principal | None:
+    """The active principal a token names; None when disabled, gone, or (a user) when the token was issued
+    before the second its password last changed."""
     kind, _, raw_id = sub.partition(":")
-    if not raw_id.isdigit() or len(raw_id) > 18:
+    if not (raw_id.isascii() and raw_id.isdigit()) or len(raw_id) > 18:
         return None
     if kind == "user":
         row = (
             await conn.execute(
-                select(users.c.id, users.c.username, users.c.role, users.c.unit_id).where(
-                    users.c.id == int(raw_id), users.c.active.is_(True)
-                )
+                select(
+                    users.c.id, users.c.username, users.c.role, users.c.unit_id, users.c.credentials_changed_at
+                ).where(users.c.id == int(raw_id), users.c.active.is_(True))
             )
         ).first()
+        changed = row[4] if row is not None else None
+        if changed is not None and issued_at is not None and issued_at < int(changed.timestamp()):
+            return None
     elif kind == "client":
         row = (
             await conn.execute(
@@ -75,7 +80,8 @@ async def current_principal(
     """The caller of a request. `_token` only declares the bearer scheme in OpenAPI; the token itself is read by
     `tokens.request_claims`, the one decoder the middleware shares."""
     claims = tokens.request_claims(request.app.state.settings, request.scope)
-    principal = await load_principal(conn, str(claims["sub"]))
+    iat = claims.get("iat")
+    principal = await load_principal(conn, str(claims["sub"]), iat if type(iat) is int else None)
     if principal is None:
         raise Unauthorized("The token's principal is disabled or no longer exists.")
     request.state.principal = principal

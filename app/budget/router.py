@@ -87,7 +87,10 @@ def _add_transition(t: Transition) -> None:
         response_model=BudgetSubmissionRead,
         operation_id=f"{t.action}_budget_submission",
         summary=t.summary,
-        description=f"From {sources} to {t.target}. Honours If-Match.",
+        description=(
+            f"From {sources} to {t.target}. Honours If-Match. A move that would take the year's requested, "
+            "appraised or approved total (over its non-draft submissions) past 2^53 - 1 VND is a 422 naming it."
+        ),
         responses={**problems(403, 404, 409, 412, 413), **record_headers()},
     )
 

@@ -104,7 +104,8 @@ class UnitTotals(BaseModel):
 
 
 class BudgetRoundSummary(BaseModel):
-    """Totals over the round's non-draft submissions; a null amount sums as 0."""
+    """Totals over the round's non-draft submissions; a null amount sums as 0. No total passes 2^53 - 1:
+    a write that would take its year's total past it is refused (422)."""
 
     round_id: int
     by_status: list[StatusTotals]

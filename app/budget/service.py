@@ -133,6 +133,38 @@ async def _check_submission(ctx: Ctx, data: dict[str, Any], existing: dict[str, 
         total += amount
     if total > MAX_SAFE_INT:
         raise Invalid(f"The requested total {total} VND is above the limit of {MAX_SAFE_INT}.", loc=["body", "items"])
+    if existing is not None and existing["status"] != Status.DRAFT:  # a returned submission counts in the totals
+        await check_year_total(ctx.conn, data, "requested_total_vnd", total, loc=["body", "items"])
+
+
+AMOUNTS = ("requested_total_vnd", "appraised_total_vnd", "approved_total_vnd")
+
+
+async def check_year_total(
+    conn: AsyncConnection, record: dict[str, Any], column: str, amount: int, *, loc: list[str | int]
+) -> None:
+    """Round summaries and the annual report add up a year's non-draft submissions; refuse (422, naming the
+    total) a change that would take one of those sums past 2^53 - 1, which JavaScript clients cannot read
+    exactly. The year's sum bounds every round's, unit's and status's sum within it."""
+    period = await conn.scalar(select(rounds.c.period).where(rounds.c.id == record["round_id"]))
+    year = str(period)[:4]
+    others = await conn.scalar(
+        select(func.coalesce(func.sum(submissions.c[column]), 0))
+        .select_from(submissions.join(rounds, rounds.c.id == submissions.c.round_id))
+        .where(
+            rounds.c.period.like(f"{year}%"),
+            submissions.c.status != Status.DRAFT.value,
+            submissions.c.id != record.get("id", 0),
+        )
+    )
+    total = int(others or 0) + amount
+    if total > MAX_SAFE_INT:
+        name = column.removesuffix("_vnd").replace("_", " ")
+        raise Invalid(
+            f"The {name} of {year}'s budget submissions would be {total} VND, above the limit of {MAX_SAFE_INT} "
+            "that round summaries and the annual report show exactly.",
+            loc=loc,
+        )
 
 
 def _derive(data: dict[str, Any]) -> dict[str, Any]:
@@ -220,6 +252,13 @@ async def transition(
     now = utcnow()
     deadline = await conn.scalar(select(rounds.c.deadline).where(rounds.c.id == record["round_id"]))
     changes = t.effect(record, body, now, deadline)
+    if t.target != Status.DRAFT:
+        # what starts to count in (or changes within) the year's totals
+        for column in AMOUNTS:
+            counted = record[column] if record["status"] != Status.DRAFT else None
+            value = changes.get(column, record[column])
+            if value is not None and value != counted:
+                await check_year_total(conn, record, column, value, loc=["body", column])
     entry = {
         "action": action,
         "from_status": record["status"],

@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy import Column
 from sqlmodel import Field
 
+from app.db import UTCDateTime
 from app.models.base import RecordBase, fk
 
 
@@ -14,6 +18,8 @@ class User(RecordBase, table=True):
     unit_id: int = fk("units.id", nullable=False)
     full_name: str | None = Field(default=None, max_length=255)
     active: bool = Field(default=True, nullable=False)
+    # tokens issued before this second stop working (set when the password changes)
+    credentials_changed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
 
 
 class ApiClient(RecordBase, table=True):

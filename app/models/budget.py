@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Column, ForeignKey
+from sqlalchemy import BigInteger, Column, ForeignKey, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.db import IdType, UTCDateTime
@@ -21,6 +21,7 @@ class BudgetRound(RecordBase, table=True):
 
 class BudgetSubmission(RecordBase, table=True):
     __tablename__ = "budget_submissions"
+    __table_args__ = (UniqueConstraint("unit_id", "external_ref"),)
 
     round_id: int = fk("budget_rounds.id", nullable=False)
     unit_id: int = fk("units.id", nullable=False)

@@ -5,13 +5,17 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth.passwords import hash_password, hash_password_off_loop
-from app.auth.permissions import Perm
+from app.auth.permissions import Perm, Role
 from app.auth.principal import Principal
 from app.common import repository, writes
 from app.common.spec import NaturalKey, ResourceSpec
+from app.common.writes import Ctx
+from app.db import utcnow
+from app.errors import Conflict
 from app.models import ApiClient, User
 from app.users.schemas import ApiClientCreate, ApiClientRead, ApiClientUpdate, UserCreate, UserRead, UserUpdate
 
@@ -20,7 +24,22 @@ clients = ApiClient.__table__
 
 
 def _hash_password(data: dict[str, Any]) -> dict[str, Any]:
-    return {"password_hash": hash_password(data["password"])} if data.get("password") else {}
+    """A new password is stored as its hash; tokens issued before it stop working."""
+    if not data.get("password"):
+        return {}
+    return {"password_hash": hash_password(data["password"]), "credentials_changed_at": utcnow()}
+
+
+async def _keep_a_lead_office(ctx: Ctx, new: dict[str, Any], stored: dict[str, Any]) -> None:
+    """Disabling or demoting the last active lead_office user would lock the city out: 409."""
+    lead = Role.LEAD_OFFICE.value
+    if not (stored["role"] == lead and stored["active"]) or (new["role"] == lead and new["active"]):
+        return
+    others = select(users.c.id).where(users.c.role == lead, users.c.active.is_(True), users.c.id != stored["id"])
+    if ctx.conn.dialect.name == "postgresql":
+        others = others.with_for_update()  # two leads demoting each other at once: the second waits and sees
+    if not (await ctx.conn.execute(others)).first():
+        raise Conflict("This is the last active lead_office user; make another one first.")
 
 
 user_spec = ResourceSpec(
@@ -35,6 +54,7 @@ user_spec = ResourceSpec(
     filters={"role": lambda v: users.c.role == str(v), "active": lambda v: users.c.active.is_(v)},
     natural_keys=[NaturalKey(("username",), "A user with this username exists.")],
     derive=_hash_password,
+    on_update=_keep_a_lead_office,
 )
 
 client_spec = ResourceSpec(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
+
+from tests.conftest import token_for, world_on_new_database
 
 
 def test_only_the_lead_office_manages_users_and_clients(world, roles):
@@ -106,3 +110,37 @@ def test_revoking_an_unknown_client_is_404_and_lists_show_revoked(world, lead):
     ]
     assert [e["action"] for e in events] == ["create", "revoke"]
     assert "secret" not in str(events[0]["after"]).lower() or "client_secret" not in events[0]["after"]
+
+
+def test_a_new_password_ends_the_tokens_issued_before_it(world, lead):
+    body = {"username": f"pw-{world.unit_id('PH-ANMY')}-{time.time_ns()}", "password": "first-pass-1"}
+    r = lead.post("/api/v1/users", json={**body, "role": "unit", "unit_id": world.unit_id("PH-ANMY")})
+    assert r.status_code == 201, r.text
+    old = token_for(world.client, body["username"], "first-pass-1")
+    me = {"Authorization": f"Bearer {old}"}
+    assert world.client.get("/api/v1/auth/me", headers=me).status_code == 200
+    time.sleep(1.1)  # a token's iat counts whole seconds
+    changed = lead.patch(f"/api/v1/users/{r.json()['id']}", json={"password": "second-pass-2"})
+    assert changed.status_code == 200, changed.text
+    after = world.client.get("/api/v1/auth/me", headers=me)
+    assert after.status_code == 401, f"a token from before the password change still works: {after.text}"
+    new = token_for(world.client, body["username"], "second-pass-2")
+    assert world.client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {new}"}).status_code == 200
+    # other changes (the name) leave the tokens alone
+    assert lead.patch(f"/api/v1/users/{r.json()['id']}", json={"full_name": "Trần Văn B"}).status_code == 200
+    assert world.client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {new}"}).status_code == 200
+
+
+def test_the_last_active_lead_office_user_cannot_be_disabled_or_demoted():
+    with world_on_new_database("last-lead") as world:
+        admin = world.admin
+        me = admin.get("/api/v1/auth/me").json()
+        for change in ({"active": False}, {"role": "viewer"}, {"role": "unit", "active": False}):
+            r = admin.patch(f"/api/v1/users/{me['id']}", json=change)
+            assert r.status_code == 409, f"{change}: the city's last lead office user was changed: {r.text}"
+        second = world.user("lead_office", "P-VHTT")
+        assert admin.patch(f"/api/v1/users/{me['id']}", json={"role": "viewer"}).status_code == 200
+        second_id = second.get("/api/v1/auth/me").json()["id"]
+        r = second.patch(f"/api/v1/users/{second_id}", json={"active": False})
+        assert r.status_code == 409, r.text
+        assert second.patch(f"/api/v1/users/{second_id}", json={"full_name": "Lãnh đạo"}).status_code == 200
