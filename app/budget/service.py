@@ -133,7 +133,7 @@ async def _check_submission(ctx: Ctx, data: dict[str, Any], existing: dict[str, 
         total += amount
     if total > MAX_SAFE_INT:
         raise Invalid(f"The requested total {total} VND is above the limit of {MAX_SAFE_INT}.", loc=["body", "items"])
-    if existing is not None and existing["status"] != Status.DRAFT:  # a returned submission counts in the totals
+    if existing is not None and existing["status"] != BudgetStatus.DRAFT:  # a returned submission counts in the totals
         await check_year_total(ctx.conn, data, "requested_total_vnd", total, loc=["body", "items"])
 
 
@@ -153,7 +153,7 @@ async def check_year_total(
         .select_from(submissions.join(rounds, rounds.c.id == submissions.c.round_id))
         .where(
             rounds.c.period.like(f"{year}%"),
-            submissions.c.status != Status.DRAFT.value,
+            submissions.c.status != BudgetStatus.DRAFT.value,
             submissions.c.id != record.get("id", 0),
         )
     )
@@ -252,10 +252,10 @@ async def transition(
     now = utcnow()
     deadline = await conn.scalar(select(rounds.c.deadline).where(rounds.c.id == record["round_id"]))
     changes = t.effect(record, body, now, deadline)
-    if t.target != Status.DRAFT:
+    if t.target != BudgetStatus.DRAFT:
         # what starts to count in (or changes within) the year's totals
         for column in AMOUNTS:
-            counted = record[column] if record["status"] != Status.DRAFT else None
+            counted = record[column] if record["status"] != BudgetStatus.DRAFT else None
             value = changes.get(column, record[column])
             if value is not None and value != counted:
                 await check_year_total(conn, record, column, value, loc=["body", column])

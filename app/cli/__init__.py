@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
-from sqlalchemy import create_engine, insert, select
+from pydantic import ValidationError
+from sqlalchemy import select
 
 from app.config import ROOT, Settings, get_settings
 from app.db import ensure_sqlite_dir
-
-
-def _sync_engine(settings: Settings):
-    ensure_sqlite_dir(settings)
-    return create_engine(settings.sync_url)
 
 
 def migrate(settings: Settings) -> None:
@@ -27,18 +24,40 @@ def migrate(settings: Settings) -> None:
     command.upgrade(cfg, "head")
 
 
+def _run_async(settings: Settings, work):
+    """Run `work(conn)` in one transaction of the async engine (the write service is async)."""
+    import asyncio
+
+    from app.db import make_engine
+
+    async def main():
+        engine = make_engine(settings)
+        try:
+            async with engine.begin() as conn:
+                return await work(conn)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
 def seed(settings: Settings) -> dict[str, int]:
+    from pydantic import ValidationError
+
     from app.seed import bootstrap_admin
     from app.seed import seed as load
 
-    engine = _sync_engine(settings)
-    with engine.begin() as conn:
-        added = load(conn)
-        created = bootstrap_admin(conn, settings.bootstrap_admin_username, settings.bootstrap_admin_password)
-    engine.dispose()
-    if created:
-        added["users"] = 1
-    return added
+    async def work(conn):
+        added = await load(conn)
+        username, password = settings.bootstrap_admin_username, settings.bootstrap_admin_password
+        if await bootstrap_admin(conn, username, password):
+            added["users"] = 1
+        return added
+
+    try:
+        return _run_async(settings, work)
+    except ValidationError as exc:
+        sys.exit(f"error: DX_BOOTSTRAP_ADMIN_USERNAME/PASSWORD: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}")
 
 
 def seed_sample_units(settings: Settings) -> dict[str, int]:
@@ -46,76 +65,58 @@ def seed_sample_units(settings: Settings) -> dict[str, int]:
     the plan's seed has none, so no village forum could be recorded and no training coverage computed."""
     from app.seed import load_units_file
 
-    engine = _sync_engine(settings)
-    with engine.begin() as conn:
-        loaded = load_units_file(conn)
-    engine.dispose()
-    return loaded
+    return _run_async(settings, load_units_file)
 
 
-def _unit_id(conn, code: str) -> int:
+def _create(settings: Settings, make) -> Any:
+    """Create a user or client through the write service as the system; a refused body is a message."""
+    from app.errors import AppError
+
+    try:
+        return _run_async(settings, make)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        sys.exit(f"error: {'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
+    except AppError as exc:
+        sys.exit(f"error: {exc.detail}")
+
+
+async def _unit_named(conn, code: str) -> int:
     from app.models import Unit
 
-    unit_id = conn.scalar(select(Unit.__table__.c.id).where(Unit.__table__.c.code == code))
+    unit_id = await conn.scalar(select(Unit.__table__.c.id).where(Unit.__table__.c.code == code))
     if unit_id is None:
         sys.exit(f"error: no unit with code {code!r}")
     return unit_id
 
 
 def create_user(settings: Settings, args: argparse.Namespace) -> None:
-    from app.auth.passwords import hash_password
-    from app.db import utcnow
-    from app.models import User
+    from app.common import writes
+    from app.users.service import user_spec
 
-    users = User.__table__
-    engine = _sync_engine(settings)
-    with engine.begin() as conn:
-        if conn.scalar(select(users.c.id).where(users.c.username == args.username)) is not None:
-            sys.exit(f"error: user {args.username!r} exists")
-        now = utcnow()
-        conn.execute(
-            insert(users).values(
-                username=args.username,
-                password_hash=hash_password(args.password),
-                role=args.role,
-                unit_id=_unit_id(conn, args.unit_code),
-                full_name=args.full_name,
-                active=True,
-                created_at=now,
-                updated_at=now,
-                version=1,
-            )
+    async def make(conn):
+        body = user_spec.create(
+            username=args.username,
+            password=args.password,
+            role=args.role,
+            unit_id=await _unit_named(conn, args.unit_code),
+            full_name=args.full_name,
         )
+        return await writes.create(conn, user_spec, None, body)
+
+    _create(settings, make)
     print(f"created user {args.username} ({args.role}, {args.unit_code})")
 
 
 def create_client(settings: Settings, args: argparse.Namespace) -> None:
-    import secrets
+    from app.users.service import client_spec, create_client
 
-    from app.auth.passwords import hash_password
-    from app.db import utcnow
-    from app.models import ApiClient
+    async def make(conn):
+        body = client_spec.create(name=args.name, role=args.role, unit_id=await _unit_named(conn, args.unit_code))
+        return await create_client(conn, None, body)
 
-    clients = ApiClient.__table__
-    secret = secrets.token_urlsafe(32)
-    client_id = "dxc_" + secrets.token_hex(12)
-    engine = _sync_engine(settings)
-    with engine.begin() as conn:
-        now = utcnow()
-        conn.execute(
-            insert(clients).values(
-                name=args.name,
-                client_id=client_id,
-                secret_hash=hash_password(secret),
-                role=args.role,
-                unit_id=_unit_id(conn, args.unit_code),
-                active=True,
-                created_at=now,
-                updated_at=now,
-                version=1,
-            )
-        )
-    print(f"client_id={client_id}\nclient_secret={secret}")
+    record, secret = _create(settings, make)
+    print(f"client_id={record['client_id']}\nclient_secret={secret}")
 
 
 def load_demo_data(settings: Settings, args: argparse.Namespace) -> dict[str, int]:

@@ -70,7 +70,7 @@ client_spec = ResourceSpec(
 )
 
 
-async def create_client(conn: AsyncConnection, principal: Principal, body: ApiClientCreate) -> tuple[dict, str]:
+async def create_client(conn: AsyncConnection, principal: Principal | None, body: ApiClientCreate) -> tuple[dict, str]:
     """A new machine client; its secret is returned once and stored only as a hash."""
     client_secret = secrets.token_urlsafe(32)
     data = body.model_dump()
