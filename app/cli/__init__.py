@@ -119,6 +119,16 @@ def create_client(settings: Settings, args: argparse.Namespace) -> None:
     print(f"client_id={record['client_id']}\nclient_secret={secret}")
 
 
+def _database_named() -> str:
+    """The configured database's URL, password hidden (for --help)."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(get_settings().sync_url).render_as_string(hide_password=True)
+    except Exception:  # a refused configuration is reported when the command runs
+        return "(not configured)"
+
+
 def load_demo_data(settings: Settings, args: argparse.Namespace) -> dict[str, int]:
     import app.cli.demo_data as demo
 
@@ -136,6 +146,7 @@ def load_demo_data(settings: Settings, args: argparse.Namespace) -> dict[str, in
         news_per_month=args.news_per_month,
         replays=args.replays,
         seed=args.seed,
+        force=args.force,
     )
     if args.national:
         # the whole country: about 6 million forums; fewer news items and replays per ward than a province
@@ -188,10 +199,19 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--name", required=True)
     p.add_argument("--role", required=True, choices=["lead_office", "finance_office", "unit", "viewer"])
     p.add_argument("--unit-code", required=True)
-    p = sub.add_parser("demo-data", help="load a synthetic province (deterministic) for trying and benchmarking")
+    p = sub.add_parser(
+        "demo-data",
+        help="load a synthetic province (deterministic) for trying and benchmarking",
+        description=(
+            "Load a synthetic province (units DM-..., five years of records) into the configured database, "
+            f"now {_database_named()} (set DX_DATABASE_URL to choose another). Refused when the demo is "
+            "already loaded, and when the database holds real records unless --force."
+        ),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     p.add_argument("--wards", type=int, default=250, help="wards and communes")
     p.add_argument("--villages", type=int, default=2000, help="villages and residential quarters")
-    p.add_argument("--schools", type=int, help="default: 3 for every 5 wards")
+    p.add_argument("--schools", type=int, help="3 for every 5 wards when left out")
     p.add_argument("--years", default="2021-2025", help="YYYY-YYYY")
     p.add_argument("--news-per-month", type=int, default=6, help="other items per ward and month")
     p.add_argument("--replays", type=int, default=40, help="mean airings of a ward-radio news item")
@@ -202,6 +222,7 @@ def main(argv: list[str] | None = None) -> None:
         help="national scale for benchmarks: 10,000 wards, 100,000 villages, 2021-2025, 1 news item a month, "
         "3 replays (overrides those options; several minutes on PostgreSQL)",
     )
+    p.add_argument("--force", action="store_true", help="load even into a database that holds real records")
     from app.cli import import_client as client
 
     client.add_arguments(

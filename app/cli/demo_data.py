@@ -2,23 +2,31 @@
 
 Deterministic (one seeded random generator, fixed order). Written with COPY on PostgreSQL and with
 executemany on SQLite, with ids assigned here so that child rows (airings, participants, items) need no
-round trip. Units get codes `DM-...`; running it twice on one database is refused.
+round trip, through the write service's bulk writer (one audit row per table). The rows are the system's own,
+built valid (one count per unit in a training, so that its export imports back), so they skip the per-row
+checks an import makes. Units get codes `DM-...`; running it twice on one database is refused, and so is a
+database that holds real records unless `--force`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import create_engine, func, select
-from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.broadcasts.schemas import Channel
+from app.budget.schemas import FundingSource, Status
+from app.common import bulk, writes
 from app.common.text import fold
 from app.config import Settings
+from app.db import make_engine
+from app.forums.schemas import ForumKind
 from app.kpis.periods import local_midnight, month_after
 from app.models import (
     Airing,
@@ -34,18 +42,11 @@ from app.models import (
     Unit,
     UnitPlan,
 )
+from app.surveys.schemas import SurveySource
+from app.trainings.schemas import Audience
+from app.units.schemas import UnitKind as K
 
 PREFIX = "DM-"
-TOPICS = [
-    "concepts",
-    "roles",
-    "legal_documents",
-    "success_stories",
-    "programmes",
-    "commune_dx",
-    "shared_apps",
-    "experience_sharing",
-]
 
 
 @dataclass
@@ -59,6 +60,7 @@ class Options:
     replays: int = 40  # mean airings of a ward-radio news item (loudspeakers replay it for days)
     seed: int = 20211
     dissolved_share: float = 0.02  # wards merged away in mid-plan (their villages go with them)
+    force: bool = False  # load even into a database that holds real records
 
 
 @dataclass
@@ -77,57 +79,49 @@ class DemoUnit:
 
 
 class Sink:
-    """Writes rows of one table: COPY on PostgreSQL, executemany on SQLite (values as SQLAlchemy stores them)."""
+    """Writes the generated rows of each table through the write service's bulk writer (COPY on PostgreSQL,
+    executemany on SQLite), a chunk at a time, with one audit row per table."""
 
-    def __init__(self, conn: Connection) -> None:
+    CHUNK = 50_000
+
+    def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
-        self.pg = conn.dialect.name == "postgresql"
         self.counts: dict[str, int] = {}
-        # every table's next id, read before any COPY starts (no query can run while one is open)
-        self._next = {name: (conn.scalar(select(func.max(t.c.id))) or 0) + 1 for name, t in _TABLES.items()}
+        self._next: dict[str, int] = {}
+
+    async def start(self) -> None:
+        """Every table's next id, read before any COPY starts (no query can run while one is open)."""
+        for name, t in _TABLES.items():
+            self._next[name] = (await self.conn.scalar(select(func.max(t.c.id))) or 0) + 1
 
     def next_id(self, table: str) -> int:
         value = self._next[table]
         self._next[table] = value + 1
         return value
 
-    def write(self, table: str, columns: list[str], rows: Iterable[tuple]) -> None:
+    async def write(self, table: str, columns: list[str], rows: Iterable[tuple]) -> None:
         n = 0
-        raw = self.conn.connection.driver_connection
-        if self.pg:
-            with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-                    n += 1
-        else:
-            sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
-            cur = raw.cursor()
-            batch: list[tuple] = []
-            for row in rows:
-                batch.append(tuple(_sqlite_value(v) for v in row))
-                if len(batch) >= 20_000:
-                    cur.executemany(sql, batch)
-                    n += len(batch)
-                    batch.clear()
-            cur.executemany(sql, batch)
-            n += len(batch)
-            cur.close()
+        chunk: list[tuple] = []
+        for row in rows:
+            chunk.append(row)
+            if len(chunk) >= self.CHUNK:
+                n += await self._flush(table, columns, chunk)
+        n += await self._flush(table, columns, chunk)
         self.counts[table] = self.counts.get(table, 0) + n
+        await writes.record_load(self.conn, table, {"rows": n}, action="demo-data")
 
-    def finish(self) -> None:
-        if self.pg:
+    async def _flush(self, table: str, columns: list[str], chunk: list[tuple]) -> int:
+        n = len(chunk)
+        await bulk.insert_values(self.conn, _TABLES[table], columns, list(chunk))
+        chunk.clear()
+        return n
+
+    async def finish(self) -> None:
+        if self.conn.dialect.name == "postgresql":
             for table in self.counts:
-                self.conn.exec_driver_sql(
+                await self.conn.exec_driver_sql(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
                 )
-
-
-def _sqlite_value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
 
 
 _TABLES = {
@@ -175,7 +169,7 @@ class Generator:
 
     # --- units -------------------------------------------------------------------------------------
 
-    def units(self, city_id: int, existing: list[DemoUnit]) -> dict[str, list[DemoUnit]]:
+    async def units(self, city_id: int, existing: list[DemoUnit]) -> dict[str, list[DemoUnit]]:
         o, rnd = self.opts, self.rnd
         made: dict[str, list[DemoUnit]] = {"ward": [], "village": [], "school": [], "media_center": []}
         rows: list[tuple] = []
@@ -200,15 +194,15 @@ class Generator:
 
         for i in range(o.media_centers if o.media_centers is not None else max(1, o.wards // 15)):
             add(
-                "media_center",
+                K.MEDIA_CENTER.value,
                 city_id,
                 f"{PREFIX}TT-{i + 1:03d}",
                 f"Trung tâm Truyền thông - Văn hóa {i + 1:03d}",
                 rnd.randint(10, 30),
             )
         for i in range(o.wards):
-            kind = "ward" if i % 10 < 7 else "commune"
-            label = "Phường" if kind == "ward" else "Xã"
+            kind = K.WARD.value if i % 10 < 7 else K.COMMUNE.value
+            label = "Phường" if kind == K.WARD else "Xã"
             add(kind, city_id, f"{PREFIX}W-{i + 1:04d}", f"{label} Mẫu {i + 1:04d}", rnd.randint(15, 40), group="ward")
         wards = made["ward"]
         for ward in wards:
@@ -220,8 +214,8 @@ class Generator:
                 rows[index] = (*rows[index][:-2], merge_day, survivor.id)
         for i in range(o.villages):
             ward = wards[i % len(wards)]
-            kind = "quarter" if ward.kind == "ward" else "village"
-            label = "Khối phố" if kind == "quarter" else "Thôn"
+            kind = K.QUARTER.value if ward.kind == K.WARD else K.VILLAGE.value
+            label = "Khối phố" if kind == K.QUARTER else "Thôn"
             add(
                 kind,
                 ward.id,
@@ -234,14 +228,14 @@ class Generator:
         for i in range(o.schools if o.schools is not None else o.wards * 3 // 5):
             ward = wards[i % len(wards)]
             add(
-                "school",
+                K.SCHOOL.value,
                 ward.id,
                 f"{PREFIX}S-{i + 1:04d}",
                 f"Trường THCS Mẫu {i + 1:04d}",
                 rnd.randint(20, 80),
                 ward.dissolved_on,
             )
-        self.sink.write(
+        await self.sink.write(
             "units",
             [
                 *RECORD,
@@ -259,7 +253,7 @@ class Generator:
             rows,
         )
         made["required"] = [
-            u for u in existing if u.kind in ("department", "media_center", "association", "ward", "commune")
+            u for u in existing if u.kind in (K.DEPARTMENT, K.MEDIA_CENTER, K.ASSOCIATION, K.WARD, K.COMMUNE)
         ]
         made["required"] += made["media_center"] + wards
         made["staffed"] = [u for u in existing if u.staff > 0] + made["media_center"] + wards + made["school"]
@@ -270,7 +264,7 @@ class Generator:
     def _instant(self, start: datetime, seconds: float) -> datetime:
         return start + timedelta(seconds=int(self.rnd.random() * seconds))
 
-    def forums(self, villages: list[DemoUnit], wards: list[DemoUnit]) -> None:
+    async def forums(self, villages: list[DemoUnit], wards: list[DemoUnit]) -> None:
         rnd = self.rnd
 
         def rows() -> Iterator[tuple]:
@@ -283,7 +277,7 @@ class Generator:
                             v.id,
                             None,
                             None,
-                            "village_forum",
+                            ForumKind.VILLAGE_FORUM.value,
                             first + timedelta(days=rnd.randrange(days)),
                             "Diễn đàn chuyển đổi số",
                             rnd.randint(15, 80),
@@ -297,14 +291,14 @@ class Generator:
                                 w.id,
                                 None,
                                 None,
-                                "business_dialogue",
+                                ForumKind.BUSINESS_DIALOGUE.value,
                                 first + timedelta(days=rnd.randrange(days)),
                                 "Đối thoại doanh nghiệp",
                                 rnd.randint(10, 40),
                                 rnd.randint(0, 10),
                             )
 
-        self.sink.write(
+        await self.sink.write(
             "forums",
             [
                 *RECORD,
@@ -320,7 +314,7 @@ class Generator:
             rows(),
         )
 
-    def broadcasts(self, wards: list[DemoUnit], centers: list[DemoUnit]) -> None:
+    async def broadcasts(self, wards: list[DemoUnit], centers: list[DemoUnit]) -> None:
         o, rnd = self.opts, self.rnd
         plan: list[tuple[int, datetime, float, int]] = []  # (broadcast id, month start, month seconds, airings)
 
@@ -348,25 +342,32 @@ class Generator:
                         continue
                     duration = rnd.choice((8, 10, 11, 12, 12, 13, 14, 15, 15, 12, 12, 18))
                     yield item(
-                        w, "ward_radio", duration, month, rnd.choice((2, 3, 3, 3, 3, 4)), "Phóng sự chuyển đổi số"
+                        w,
+                        Channel.WARD_RADIO.value,
+                        duration,
+                        month,
+                        rnd.choice((2, 3, 3, 3, 3, 4)),
+                        "Phóng sự chuyển đổi số",
                     )
                     for _ in range(o.news_per_month):
                         if rnd.random() < 0.7:
                             airings = max(1, int(rnd.expovariate(1 / o.replays))) if o.replays else 1
-                            yield item(w, "ward_radio", rnd.randint(2, 30), month, airings, "Bản tin phường")
+                            yield item(
+                                w, Channel.WARD_RADIO.value, rnd.randint(2, 30), month, airings, "Bản tin phường"
+                            )
                         else:
-                            yield item(w, "web_portal", 0, month, 1, "Tin bài trên cổng thông tin")
+                            yield item(w, Channel.WEB_PORTAL.value, 0, month, 1, "Tin bài trên cổng thông tin")
                 for c in centers:
                     yield item(
                         c,
-                        "city_radio_tv",
+                        Channel.CITY_RADIO_TV.value,
                         rnd.randint(15, 30),
                         month,
                         rnd.choice((3, 4, 4, 4, 4, 5)),
                         "Chuyên mục chuyển đổi số",
                     )
 
-        self.sink.write(
+        await self.sink.write(
             "broadcasts",
             [
                 *RECORD,
@@ -388,9 +389,9 @@ class Generator:
                 for _ in range(n):
                     yield (next_id("airings"), broadcast_id, self._instant(start, seconds))
 
-        self.sink.write("airings", ["id", "broadcast_id", "aired_at"], airing_rows())
+        await self.sink.write("airings", ["id", "broadcast_id", "aired_at"], airing_rows())
 
-    def trainings(self, units: dict[str, list[DemoUnit]], departments: list[DemoUnit]) -> None:
+    async def trainings(self, units: dict[str, list[DemoUnit]], departments: list[DemoUnit]) -> None:
         rnd = self.rnd
         participants: list[tuple] = []
         staffed = units["staffed"]
@@ -412,16 +413,16 @@ class Generator:
                     if not w.exists(first, last):
                         continue
                     who = [(w, max(1, w.staff // rnd.randint(3, 6)))]
-                    who += [
-                        (u, max(1, u.staff // rnd.randint(6, 15))) for u in rnd.sample(staffed, min(3, len(staffed)))
-                    ]
-                    yield training(w, "officials", day(), who)
+                    # one count per unit (API.md section 4): the ward itself is not sampled again
+                    others = [u for u in rnd.sample(staffed, min(4, len(staffed))) if u is not w][:3]
+                    who += [(u, max(1, u.staff // rnd.randint(6, 15))) for u in others]
+                    yield training(w, Audience.OFFICIALS.value, day(), who)
                     for v in rnd.sample(units["village"], min(2, len(units["village"]))):
-                        yield training(w, "residents", day(), [(v, rnd.randint(20, 90))])
+                        yield training(w, Audience.RESIDENTS.value, day(), [(v, rnd.randint(20, 90))])
                 for d in departments:
                     yield training(
                         d,
-                        "officials",
+                        Audience.OFFICIALS.value,
                         day(),
                         [(u, rnd.randint(1, 4)) for u in rnd.sample(staffed, min(15, len(staffed)))],
                     )
@@ -429,19 +430,19 @@ class Generator:
                     if not s.exists(first, last):
                         continue
                     for _ in range(rnd.choice((0, 1, 1, 2, 3))):
-                        yield training(s, "students", day(), [(s, rnd.randint(40, 400))])
+                        yield training(s, Audience.STUDENTS.value, day(), [(s, rnd.randint(40, 400))])
                 for v in units["village"]:
                     if v.exists(first, last):
                         for quarter in range(4):
                             held = date(year, quarter * 3 + 1, 1) + timedelta(days=rnd.randrange(85))
-                            yield training(v, "residents", held, [(v, rnd.randint(10, 60))])
+                            yield training(v, Audience.RESIDENTS.value, held, [(v, rnd.randint(10, 60))])
 
-        self.sink.write(
+        await self.sink.write(
             "trainings", [*RECORD, "unit_id", "external_ref", "topics", "audience", "title", "held_on"], rows()
         )
-        self.sink.write("training_participants", ["id", "training_id", "unit_id", "count"], participants)
+        await self.sink.write("training_participants", ["id", "training_id", "unit_id", "count"], participants)
 
-    def surveys(self, wards: list[DemoUnit]) -> None:
+    async def surveys(self, wards: list[DemoUnit]) -> None:
         rnd = self.rnd
 
         def rows() -> Iterator[tuple]:
@@ -449,7 +450,7 @@ class Generator:
                 for w in wards:
                     if not w.exists(first, last):
                         continue
-                    for source in ("one_stop", "survey", "hotline"):
+                    for source in (s.value for s in SurveySource):
                         respondents = rnd.randint(20, 400)
                         satisfied = int(respondents * rnd.uniform(0.68, 0.97))
                         yield (
@@ -462,13 +463,13 @@ class Generator:
                             satisfied,
                         )
 
-        self.sink.write(
+        await self.sink.write(
             "satisfaction_surveys",
             [*RECORD, "unit_id", "external_ref", "month", "source", "respondents", "satisfied"],
             rows(),
         )
 
-    def filings(self, required: list[DemoUnit], today: date) -> None:
+    async def filings(self, required: list[DemoUnit], today: date) -> None:
         rnd = self.rnd
         plans: list[tuple] = []
         reports: list[tuple] = []
@@ -506,30 +507,34 @@ class Generator:
                             None,
                         )
                     )
-        self.sink.write(
+        await self.sink.write(
             "unit_plans",
             [*RECORD, "unit_id", "external_ref", "topics", "year", "title", "document_number", "issued_on", "url"],
             plans,
         )
-        self.sink.write(
+        await self.sink.write(
             "annual_reports",
             [*RECORD, "unit_id", "external_ref", "topics", "year", "summary", "submitted_at", "url"],
             reports,
         )
 
-    def budget(self, wards: list[DemoUnit]) -> None:
+    async def budget(self, wards: list[DemoUnit]) -> None:
         rnd = self.rnd
         rounds, submissions, items = [], [], []
-        statuses = (
-            "draft",
-            "submitted",
-            "returned",
-            "forwarded",
-            "appraised",
-            "approved",
-            "approved",
-            "rejected",
-            "withdrawn",
+        S = Status  # the mix of statuses a province's submissions are in
+        statuses = tuple(
+            x.value
+            for x in (
+                S.DRAFT,
+                S.SUBMITTED,
+                S.RETURNED,
+                S.FORWARDED,
+                S.APPRAISED,
+                S.APPROVED,
+                S.APPROVED,
+                S.REJECTED,
+                S.WITHDRAWN,
+            )
         )
         for year in range(self.opts.years[0], self.opts.years[1] + 1):
             for half, deadline in (("H1", date(year, 3, 31)), ("H2", date(year, 9, 30))):
@@ -562,10 +567,12 @@ class Generator:
                             )
                         )
                     status = rnd.choice(statuses)
-                    appraised = requested * rnd.randint(70, 100) // 100 if status in ("appraised", "approved") else None
-                    approved = appraised * rnd.randint(80, 100) // 100 if status == "approved" and appraised else None
+                    appraised = requested * rnd.randint(70, 100) // 100 if status in (S.APPRAISED, S.APPROVED) else None
+                    approved = appraised * rnd.randint(80, 100) // 100 if status == S.APPROVED and appraised else None
                     submitted = (
-                        None if status == "draft" else local_midnight(deadline) - timedelta(days=rnd.randint(-5, 40))
+                        None
+                        if status == Status.DRAFT
+                        else local_midnight(deadline) - timedelta(days=rnd.randint(-5, 40))
                     )
                     submissions.append(
                         (
@@ -574,7 +581,7 @@ class Generator:
                             w.id,
                             None,
                             "Tổ chức diễn đàn, tập huấn",
-                            "city_budget",
+                            FundingSource.CITY_BUDGET.value,
                             status,
                             requested,
                             appraised,
@@ -586,8 +593,8 @@ class Generator:
                             None,
                         )
                     )
-        self.sink.write("budget_rounds", [*RECORD, "title", "period", "deadline"], rounds)
-        self.sink.write(
+        await self.sink.write("budget_rounds", [*RECORD, "title", "period", "deadline"], rounds)
+        await self.sink.write(
             "budget_submissions",
             [
                 *RECORD,
@@ -608,24 +615,40 @@ class Generator:
             ],
             submissions,
         )
-        self.sink.write(
+        await self.sink.write(
             "budget_items",
             ["id", "submission_id", "position", "description", "quantity", "unit_cost_vnd", "amount_vnd"],
             items,
         )
 
 
-def generate(conn: Connection, opts: Options, log: Callable[[str], None] = print) -> dict[str, int]:
+# the operational records a real city writes; any of them means the database is not a demo's to fill
+REAL_RECORDS = ("forums", "broadcasts", "trainings", "satisfaction_surveys", "unit_plans", "annual_reports",
+                "budget_submissions", "contest_entries", "activity_reports")  # fmt: skip
+
+
+async def real_records(conn: AsyncConnection) -> int:
+    metadata = _TABLES["units"].metadata
+    return sum([await conn.scalar(select(func.count()).select_from(metadata.tables[t])) or 0 for t in REAL_RECORDS])
+
+
+async def generate(conn: AsyncConnection, opts: Options, log: Callable[[str], None] = print) -> dict[str, int]:
     """Write the demo province into an already migrated and seeded database (in the caller's transaction)."""
     units = _TABLES["units"]
-    if conn.scalar(select(units.c.id).where(units.c.code.like(f"{PREFIX}%")).limit(1)) is not None:
+    if await conn.scalar(select(units.c.id).where(units.c.code.like(f"{PREFIX}%")).limit(1)) is not None:
         raise SystemExit("error: demo data is already loaded in this database")
-    city_id = conn.scalar(select(units.c.id).where(units.c.code == "UBND-TK"))
+    city_id = await conn.scalar(select(units.c.id).where(units.c.code == "UBND-TK"))
     if city_id is None:
         raise SystemExit("error: the database is not seeded (run `python -m app seed`)")
+    held = await real_records(conn)
+    if held and not opts.force:
+        raise SystemExit(
+            f"error: this database already holds {held:,} real records; a synthetic province would mix with "
+            "them in every KPI and report (add --force if that is what you want)"
+        )
     existing = [
         DemoUnit(r.id, r.kind, r.parent_id or 0, r.staff_count, r.established_on, r.dissolved_on)
-        for r in conn.execute(
+        for r in await conn.execute(
             select(
                 units.c.id,
                 units.c.kind,
@@ -637,37 +660,47 @@ def generate(conn: Connection, opts: Options, log: Callable[[str], None] = print
         )
     ]
     sink = Sink(conn)
+    await sink.start()
     gen = Generator(sink, opts, datetime.now(UTC))
-    steps: list[tuple[str, Callable[[], None]]] = []
     made: dict[str, list[DemoUnit]] = {}
 
-    def do_units() -> None:
-        made.update(gen.units(city_id, existing))
+    async def do_units() -> None:
+        made.update(await gen.units(city_id, existing))
 
-    steps.append(("units", do_units))
-    steps.append(("forums", lambda: gen.forums(made["village"], made["ward"])))
-    steps.append(("broadcasts and airings", lambda: gen.broadcasts(made["ward"], made["media_center"])))
-    steps.append(("trainings", lambda: gen.trainings(made, [u for u in existing if u.kind == "department"])))
-    steps.append(("satisfaction surveys", lambda: gen.surveys(made["ward"])))
-    steps.append(("unit plans and annual reports", lambda: gen.filings(made["required"], datetime.now(UTC).date())))
-    steps.append(("budget", lambda: gen.budget(made["ward"])))
+    steps: list[tuple[str, Callable[[], Awaitable[None]]]] = [
+        ("units", do_units),
+        ("forums", lambda: gen.forums(made["village"], made["ward"])),
+        ("broadcasts and airings", lambda: gen.broadcasts(made["ward"], made["media_center"])),
+        ("trainings", lambda: gen.trainings(made, [u for u in existing if u.kind == K.DEPARTMENT])),
+        ("satisfaction surveys", lambda: gen.surveys(made["ward"])),
+        ("unit plans and annual reports", lambda: gen.filings(made["required"], datetime.now(UTC).date())),
+        ("budget", lambda: gen.budget(made["ward"])),
+    ]
     for label, step in steps:
         started = time.perf_counter()
-        step()
+        await step()
         log(f"  {label}: {time.perf_counter() - started:.1f} s")
-    sink.finish()
+    await sink.finish()
     return sink.counts
 
 
 def run(settings: Settings, opts: Options) -> dict[str, int]:
-    engine = create_engine(settings.sync_url)
     started = time.perf_counter()
-    with engine.begin() as conn:
-        counts = generate(conn, opts)
-    if engine.dialect.name == "postgresql":
+
+    async def load() -> dict[str, int]:
+        engine = make_engine(settings)
+        try:
+            async with engine.begin() as conn:
+                return await generate(conn, opts)
+        finally:
+            await engine.dispose()
+
+    counts = asyncio.run(load())
+    if settings.sync_url.startswith("postgresql"):
+        engine = create_engine(settings.sync_url)
         with engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM (ANALYZE)")
-    engine.dispose()
+        engine.dispose()
     total = sum(counts.values())
     print(f"demo data: {total:,} rows in {time.perf_counter() - started:.1f} s")
     for table, n in counts.items():

@@ -353,3 +353,8 @@ async def write_many(
             )
             for hook in spec.after:
                 await hook(event)
+
+
+async def record_load(conn: AsyncConnection, resource: str, summary: dict[str, Any], *, action: str) -> None:
+    """The audit row of rows the system generated and wrote in bulk (demo data): one per table."""
+    await audit.record(conn, None, action=action, resource=resource, resource_id=None, after=summary)

@@ -6,7 +6,7 @@ from sqlalchemy import create_engine, func, select
 
 from app import cli
 from app.config import get_settings
-from app.models import Airing, Forum, Unit
+from app.models import Airing, Forum, TrainingParticipant, Unit
 from tests.conftest import scratch_database, world_on_new_database
 
 ARGS = ["demo-data", "--wards", "4", "--villages", "12", "--schools", "2", "--years", "2023-2024", "--replays", "3"]
@@ -17,6 +17,8 @@ def _load(capsys) -> tuple[str, dict[str, int], str]:
         cli.main(ARGS)
         out = capsys.readouterr().out
         engine = create_engine(get_settings().sync_url)
+        p = TrainingParticipant.__table__
+        repeated = select(p.c.training_id).group_by(p.c.training_id, p.c.unit_id).having(func.count() > 1).subquery()
         with engine.connect() as conn:
             counts = {
                 "units": conn.scalar(
@@ -25,6 +27,7 @@ def _load(capsys) -> tuple[str, dict[str, int], str]:
                 "forums": conn.scalar(select(func.count()).select_from(Forum.__table__)),
                 "airings": conn.scalar(select(func.count()).select_from(Airing.__table__)),
                 "first_airing": str(conn.scalar(select(func.min(Airing.__table__.c.aired_at)))),
+                "repeated_participants": conn.scalar(select(func.count()).select_from(repeated)),
             }
         engine.dispose()
         try:
@@ -41,6 +44,7 @@ def test_demo_data_loads_the_same_province_every_time_and_refuses_a_second_load(
     assert first["units"] == 1 + 4 + 12 + 2  # one media centre for so few wards
     assert 2 * 12 * 12 * 0.8 < first["forums"] < 2 * 12 * 12 * 1.2, first
     assert "already loaded" in again
+    assert first["repeated_participants"] == 0, "a training counts one unit twice: its export cannot import back"
     _, second, _ = _load(capsys)
     assert second == first
 
@@ -74,3 +78,35 @@ def test_national_sets_the_country_sized_options_whatever_else_is_given(monkeypa
     assert (opts.news_per_month, opts.replays) == (1, 3), opts
     cli.main(["demo-data", "--wards", "4"])
     assert (seen[1].wards, seen[1].villages) == (4, 2000), "without --national the options are the user's"
+
+
+def test_demo_data_help_shows_its_defaults_and_the_database_it_writes_to(capsys):
+    try:
+        cli.main(["demo-data", "--help"])
+    except SystemExit as exc:
+        assert exc.code == 0
+    out = capsys.readouterr().out
+    assert "(default: 250)" in out and "(default: 2021-2025)" in out, out
+    assert "DX_DATABASE_URL" in out and get_settings().sync_url.split("://")[0] in out, out
+
+
+def test_demo_data_refuses_a_database_with_real_records_unless_forced(capsys):
+    with world_on_new_database("demo-real") as world:
+        ward = world.user("unit", "PH-TANTHANH")
+        forum = {
+            "unit_id": ward.unit_id,
+            "kind": "business_dialogue",
+            "held_on": "2024-05-12",
+            "title": "Đối thoại doanh nghiệp thật",
+            "attendees": 30,
+            "questions_answered": 4,
+        }
+        assert ward.post("/api/v1/forums", json=forum).status_code == 201
+        try:
+            cli.main(ARGS)
+            refused = "loaded"
+        except SystemExit as exc:
+            refused = str(exc)
+        assert "real records" in refused and "--force" in refused, refused
+        cli.main([*ARGS, "--force"])
+        assert "demo data:" in capsys.readouterr().out
