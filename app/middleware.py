@@ -189,7 +189,7 @@ class BodyLimit:
         limit = self.imports if scope["path"].startswith("/api/v1/imports/") else self.default
         length = _header(scope, b"content-length")
         if length is not None:
-            if not length.isdigit():
+            if not (length.isascii() and length.isdigit()):
                 await send_problem(send, 400, "Content-Length is not a number.")
                 return
             if int(length) > limit:

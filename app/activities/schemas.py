@@ -22,7 +22,7 @@ class Frequency(StrEnum):
 Title = Annotated[str, Field(min_length=1, max_length=500)]
 Code = Annotated[str, Field(min_length=1, max_length=16, pattern=r"^[A-Z0-9][A-Z0-9_-]*$")]
 UnitIds = Annotated[list[Id], Field(max_length=1000)]
-Period = Annotated[str, Field(pattern=r"^\d{4}(-(0[1-9]|1[0-2]))?$")]
+Period = Annotated[str, Field(pattern=r"^[0-9]{4}(-(0[1-9]|1[0-2]))?$")]
 
 
 PerMonth = Annotated[int, Field(ge=1, le=31)]

@@ -59,7 +59,7 @@ Description = Annotated[Text, Field(min_length=1, max_length=1000), AfterValidat
 RequiredNote = Annotated[LongText, AfterValidator(_not_blank)]
 DecisionNumber = Annotated[Text, Field(min_length=1, max_length=100), AfterValidator(_not_blank)]
 # "2021", "2021-H2", "2021-Q3" or "2021-09"
-Period = Annotated[str, Field(pattern=r"^\d{4}(-(H[12]|Q[1-4]|0[1-9]|1[0-2]))?$", examples=["2021-H2"])]
+Period = Annotated[str, Field(pattern=r"^[0-9]{4}(-(H[12]|Q[1-4]|0[1-9]|1[0-2]))?$", examples=["2021-H2"])]
 
 
 # --- rounds -------------------------------------------------------------------------------------
