@@ -3,38 +3,25 @@ readable by JavaScript clients."""
 
 from __future__ import annotations
 
-import threading
-
 from tests.budget.test_budget import MAX, ROUNDS, SUBS, act, new_draft, new_round
+from tests.concurrency import together
 
 
-def _together(calls) -> list:
-    barrier = threading.Barrier(len(calls))
-    out: list = [None] * len(calls)
-
-    def run(i: int) -> None:
-        barrier.wait()
-        out[i] = calls[i]()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return out
+def _body(api, round_id: int, ref: str) -> dict:
+    return {
+        "round_id": round_id,
+        "unit_id": api.unit_id,
+        "title": "Kinh phí tuyên truyền",
+        "funding_source": "city_budget",
+        "items": [{"description": "Tờ rơi", "quantity": 10, "unit_cost_vnd": 2_000}],
+        "external_ref": ref,
+    }
 
 
 def test_eight_parallel_identical_creates_make_one_submission(lead, ward):
     rnd = new_round(lead, period="2088-H1")
-    body = {
-        "round_id": rnd["id"],
-        "unit_id": ward.unit_id,
-        "title": "Kinh phí tuyên truyền",
-        "funding_source": "city_budget",
-        "items": [{"description": "Tờ rơi", "quantity": 10, "unit_cost_vnd": 2_000}],
-        "external_ref": "ward-sys-88",
-    }
-    answers = _together([lambda: ward.post(SUBS, json=body) for _ in range(8)])
+    body = _body(ward, rnd["id"], "ward-sys-88")
+    answers = together([lambda: ward.post(SUBS, json=body) for _ in range(8)])
     codes = sorted(a.status_code for a in answers)
     assert codes == [201] + [409] * 7, [a.text for a in answers if a.status_code != 201]
     listed = ward.get(SUBS, params={"round_id": rnd["id"]}).json()
@@ -45,17 +32,7 @@ def test_a_second_submission_with_the_units_external_ref_is_409(lead, ward):
     rnd = new_round(lead, period="2088-H2")
     new_draft(ward, rnd["id"], external_ref="ward-sys-88b")
     other_round = new_round(lead, period="2089-H1")
-    r = ward.post(
-        SUBS,
-        json={
-            "round_id": other_round["id"],
-            "unit_id": ward.unit_id,
-            "title": "t",
-            "funding_source": "other",
-            "items": [{"description": "a", "quantity": 1, "unit_cost_vnd": 1}],
-            "external_ref": "ward-sys-88b",
-        },
-    )
+    r = ward.post(SUBS, json=_body(ward, other_round["id"], "ward-sys-88b"))
     assert r.status_code == 409, r.text
 
 

@@ -2,45 +2,16 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
 
 import pytest
 
+from tests.concurrency import together
 from tests.conftest import world_on_new_database
+from tests.imports.test_imports_records import _forum
 
 IMP = "/api/v1/imports"
 FORUMS = "/api/v1/forums"
-
-
-def _forum(unit_id, ref, **over):
-    return {
-        "unit_id": unit_id,
-        "external_ref": ref,
-        "kind": "village_forum",
-        "held_on": "2024-05-12",
-        "title": "Diễn đàn chuyển đổi số thôn",
-        "attendees": 40,
-        "questions_answered": 6,
-        **over,
-    }
-
-
-def _together(calls) -> list:
-    """Run the calls from threads released at once; their answers in call order."""
-    barrier = threading.Barrier(len(calls))
-    out: list = [None] * len(calls)
-
-    def run(i: int) -> None:
-        barrier.wait()
-        out[i] = calls[i]()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return out
 
 
 @pytest.fixture()
@@ -67,7 +38,7 @@ def test_a_patch_racing_an_import_gets_412_or_wins_and_is_never_lost(ward, villa
         created = ward.post(FORUMS, json=_forum(village["id"], f"race-{attempt}")).json()
         etag = ward.get(f"{FORUMS}/{created['id']}").headers["ETag"]
         rows = [_forum(village["id"], f"race-{attempt}", attendees=99)]
-        patch, imp = _together(
+        patch, imp = together(
             [
                 lambda c=created, e=etag: ward.patch(
                     f"{FORUMS}/{c['id']}", json={"questions_answered": 11}, headers={"If-Match": e}
@@ -90,7 +61,7 @@ def test_a_patch_racing_an_import_gets_412_or_wins_and_is_never_lost(ward, villa
 def test_parallel_imports_of_one_key_answer_200_or_409_and_keep_one_record(ward, village):
     ref = f"par-{uuid.uuid4().hex[:6]}"
     rows = [_forum(village["id"], ref)]
-    answers = _together([lambda: ward.post(f"{IMP}/forums", json={"rows": rows}) for _ in range(6)])
+    answers = together([lambda: ward.post(f"{IMP}/forums", json={"rows": rows}) for _ in range(6)])
     assert {a.status_code for a in answers} <= {200, 409}, [a.text for a in answers if a.status_code not in (200, 409)]
     assert 200 in {a.status_code for a in answers}
     listed = ward.get(FORUMS, params={"unit_id": village["id"], "limit": 500}).json()["items"]
