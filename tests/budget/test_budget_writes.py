@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from tests.budget.test_budget import MAX, ROUNDS, SUBS, act, new_draft, new_round
 from tests.concurrency import together
+from tests.conftest import world_on_new_database
 
 
 def _body(api, round_id: int, ref: str) -> dict:
@@ -36,17 +37,29 @@ def test_a_second_submission_with_the_units_external_ref_is_409(lead, ward):
     assert r.status_code == 409, r.text
 
 
-def test_a_submit_that_would_take_the_years_requested_total_past_2_pow_53_is_422(lead, ward):
-    rnd = new_round(lead, period="2091-H1", deadline="2091-06-30T23:59:59+07:00")
-    big = new_draft(ward, rnd["id"], items=[{"description": "lớn", "quantity": 1, "unit_cost_vnd": MAX - 5}])
-    act(ward, big["id"], "submit")
-    other = new_draft(ward, new_round(lead, period="2091-H2")["id"])  # drafts count in no total
-    r = ward.post(f"{SUBS}/{other['id']}/submit")
-    assert r.status_code == 422 and "requested total of 2091" in r.json()["detail"], r.text
-    summary = lead.get(f"{ROUNDS}/{rnd['id']}/summary").json()
-    assert summary["by_status"][0]["requested_total_vnd"] == MAX - 5
-    report = lead.get("/api/v1/reports/annual", params={"year": 2091, "as_of": "2091-12-31"})
-    assert report.status_code == 200 and report.json()["budget"]["requested_total_vnd"] == MAX - 5, report.text
+def test_a_submit_that_would_take_the_years_requested_total_past_2_pow_53_is_422():
+    """On a database of its own: a year's totals reach the limit here, and the annual report needs a plan."""
+    with world_on_new_database("money-limit") as world:
+        lead, ward = world.user("lead_office", "P-VHTT"), world.user("unit", "PH-TANTHANH")
+        plan = {
+            "code": "KH-2091",
+            "title": "Kế hoạch 2091",
+            "issued_by_unit_id": world.unit_id("UBND-TK"),
+            "starts_on": "2091-01-01",
+            "ends_on": "2091-12-31",
+            "required_unit_kinds": ["ward"],
+        }
+        assert lead.post("/api/v1/plans", json=plan).status_code == 201
+        rnd = new_round(lead, period="2091-H1", deadline="2091-06-30T23:59:59+07:00")
+        big = new_draft(ward, rnd["id"], items=[{"description": "lớn", "quantity": 1, "unit_cost_vnd": MAX - 5}])
+        act(ward, big["id"], "submit")
+        other = new_draft(ward, new_round(lead, period="2091-H2")["id"])  # drafts count in no total
+        r = ward.post(f"{SUBS}/{other['id']}/submit")
+        assert r.status_code == 422 and "requested total of 2091" in r.json()["detail"], r.text
+        summary = lead.get(f"{ROUNDS}/{rnd['id']}/summary").json()
+        assert summary["by_status"][0]["requested_total_vnd"] == MAX - 5
+        report = lead.get("/api/v1/reports/annual", params={"year": 2091, "as_of": "2091-12-31"})
+        assert report.status_code == 200 and report.json()["budget"]["requested_total_vnd"] == MAX - 5, report.text
 
 
 def test_an_appraisal_that_would_take_the_years_appraised_total_past_2_pow_53_is_422(lead, ward, finance):
