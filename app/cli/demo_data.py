@@ -21,7 +21,8 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.broadcasts.schemas import Channel
-from app.budget.schemas import FundingSource, Status
+from app.budget.schemas import BudgetStatus as Status
+from app.budget.schemas import FundingSource
 from app.common import bulk, writes
 from app.common.text import fold
 from app.config import Settings
