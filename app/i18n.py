@@ -269,6 +269,8 @@ MESSAGES: dict[str, str] = {
     "activity_id {id} is not an activity.": "activity_id {id} không phải là một hoạt động.",
     "items[{i}]: quantity x unit_cost_vnd = {amount} VND is above the limit of {limit}.": "items[{i}]: số lượng x đơn giá = {amount} VND vượt giới hạn {limit}.",
     "The requested total {total} VND is above the limit of {limit}.": "Tổng đề nghị {total} VND vượt giới hạn {limit}.",
+    "The {name} of {year}'s budget submissions would be {total} VND, above the limit of {limit} that round summaries and the annual report show exactly.": "{name} của các đề nghị kinh phí năm {year} sẽ là {total} VND, vượt giới hạn {limit} mà tổng hợp đợt và báo cáo năm hiển thị chính xác được.",
+    "This is the last active lead_office user; make another one first.": "Đây là người dùng lead_office cuối cùng đang hoạt động; hãy tạo người khác trước.",
     "The submission was changed by another request; fetch it again and retry.": "Đề nghị vừa được một yêu cầu khác thay đổi; hãy tải lại và thử lại.",
     "No budget-rounds record with id {id}.": "Không có đợt kinh phí với id {id}.",
     "approved_total_vnd {approved} is above the appraised total {appraised}.": "approved_total_vnd {approved} vượt tổng đã thẩm định {appraised}.",

@@ -164,7 +164,7 @@ async def _run_import(
             try:
                 r.raw[column] = adapter.validate_python(r.raw[column])
             except ValidationError as exc:
-                err(RowError(r.number, column, exc.errors()[0]["msg"]))
+                err(RowError(r.number, column, pydantic_message(exc.errors()[0])))
     bad_keys = {e.row for e in out.errors}
 
     # match: by id, else by the resource's key
