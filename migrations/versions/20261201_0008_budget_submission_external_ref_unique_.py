@@ -1,7 +1,7 @@
 """budget submission external_ref unique, user credentials_changed_at
 
 Revision ID: 0008
-Revises: 0007
+Revises: idempotency_headers
 Create Date: 2026-12-01 23:08:02.103596
 """
 
@@ -14,7 +14,7 @@ import app.db
 
 # revision identifiers, used by Alembic.
 revision: str = "0008"
-down_revision: str | None = "0007"
+down_revision: str | None = "idempotency_headers"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
