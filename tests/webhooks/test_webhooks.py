@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, select, text, update
 
 from app.budget import service as budget_service
 from app.config import get_settings
-from app.models import WebhookEndpoint, WebhookEvent
+from app.models import IdempotencyKey, WebhookEndpoint, WebhookEvent
 from app.timeutil import local_today
 from app.webhooks import delivery, outbox
 from tests.budget.test_budget import act, new_draft, new_round
@@ -98,6 +98,9 @@ def test_the_secret_is_shown_once_in_the_post_answer_and_never_again(world, lead
     csv_text = lead.get(HOOKS, headers={"Accept": "text/csv"}).text
     audit = lead.get("/api/v1/audit-events", params={"resource": "webhooks", "resource_id": created["id"]}).text
     assert created["secret"][6:] not in csv_text + audit, "the secret leaked into CSV or the audit log"
+    with db.connect() as conn:
+        stored = conn.execute(select(IdempotencyKey.__table__.c.body)).scalars().all()
+    assert not any(created["secret"][6:].encode() in (b or b"") for b in stored), "secret kept in the replay store"
 
 
 def test_every_role_gets_what_section_12_says(world, lead, finance, viewer, ward, other_ward):
