@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> None:
         "3 replays (overrides those options; several minutes on PostgreSQL)",
     )
     p.add_argument("--force", action="store_true", help="load even into a database that holds real records")
-    from app.cli import import_client as client
+    from app.cli import imports as client
 
     client.add_arguments(
         sub.add_parser("import", help="send a CSV, XLSX or JSON file to a server's import endpoint in chunks")

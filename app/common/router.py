@@ -14,7 +14,7 @@ from pydantic import Field
 from app.auth.deps import holding
 from app.auth.principal import CurrentPrincipal, Principal
 from app.common import repository, writes
-from app.common.csv_export import csv_stream, wants_csv
+from app.common.csv_export import csv_stream, wants_csv, with_unit_codes
 from app.common.pagination import ListQuery, Page, next_link
 from app.common.responses import problems, record_headers
 from app.common.spec import ResourceSpec, etag_of, to_read
@@ -48,10 +48,13 @@ def stream_csv(request: Request, spec: ResourceSpec, principal: Principal, query
     engine = request.app.state.engine
 
     async def records():
-        async for record in repository.iterate_all(engine, spec, principal, query, parent_id=parent_id):
-            yield to_read(spec, record)
+        read = (
+            to_read(spec, r) async for r in repository.iterate_all(engine, spec, principal, query, parent_id=parent_id)
+        )
+        async for record in with_unit_codes(engine, read, list(spec.read.model_fields)):
+            yield record
 
-    return csv_stream(list(spec.read.model_fields), records(), spec.name)
+    return csv_stream(spec.read, records(), spec.name)
 
 
 @dataclass(frozen=True)

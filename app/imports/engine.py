@@ -33,6 +33,13 @@ class ImportSpec:
     spec: ResourceSpec
     match_on: tuple[str, ...] = ("unit_id", "external_ref")
     unit_code: bool = True  # rows may name their unit by `unit_code`
+    # other unit columns a row may name by code (units: `parent_code` for `parent_id`)
+    code_columns: dict[str, str] = field(default_factory=dict)
+
+    def codes(self) -> dict[str, str]:
+        """code column -> the id column it fills."""
+        own = {"unit_code": self.spec.unit_column} if self.unit_code and self.spec.unit_column else {}
+        return {**own, **self.code_columns}
 
 
 @dataclass
@@ -82,7 +89,7 @@ def allowed_columns(ispec: ImportSpec) -> tuple[set[str], set[str]]:
     spec = ispec.spec
     writable = _fields(spec.create) | _fields(spec.update) | ({spec.parent[0]} if spec.parent else set())
     ignored = (_fields(spec.read) | META) - writable - {"id"}
-    return writable | {"id"} | ({"unit_code"} if ispec.unit_code else set()), ignored
+    return writable | {"id"} | set(ispec.codes()), ignored
 
 
 async def run_import(
@@ -137,22 +144,22 @@ async def _run_import(
         rows.append(_Row(number, kept))
     if parsed.columns is not None:
         for k in sorted(c for c in parsed.columns if c not in writable and c not in ignored):
-            err(RowError(0, k, "unknown column (row 0 is the header)"))
+            err(RowError(0, k, "unknown column"))
 
-    # unit_code -> unit_id
-    if ispec.unit_code and spec.unit_column:
-        codes = sorted({str(r.raw["unit_code"]) for r in rows if r.raw.get("unit_code") not in (None, "")})
-        found = await repository.units_by_code(conn, codes)
+    # unit_code -> unit_id (and the resource's other code columns)
+    for code_col, id_col in ispec.codes().items():
+        codes = sorted({str(r.raw[code_col]) for r in rows if r.raw.get(code_col) not in (None, "")})
+        found = await repository.units_by_code(conn, codes) if codes else {}
         for r in rows:
-            code = r.raw.pop("unit_code", None)
+            code = r.raw.pop(code_col, None)
             if code in (None, ""):
                 continue
             if str(code) not in found:
-                err(RowError(r.number, "unit_code", f"no unit has code {code!r}"))
-            elif r.raw.get(spec.unit_column) not in (None, found[str(code)]):
-                err(RowError(r.number, "unit_code", "unit_code and unit_id name different units"))
+                err(RowError(r.number, code_col, f"no unit has code {code!r}"))
+            elif r.raw.get(id_col) not in (None, found[str(code)]):
+                err(RowError(r.number, code_col, f"{code_col} and {id_col} name different units"))
             else:
-                r.raw[spec.unit_column] = found[str(code)]
+                r.raw[id_col] = found[str(code)]
 
     # the cells rows are matched on, read as the schema reads them: a wrong type is an error of that cell,
     # and no query ever sees it

@@ -23,7 +23,8 @@ def import_spec(resource: ImportResource) -> ImportSpec:
         case ImportResource.UNITS:
             from app.units.service import spec
 
-            return ImportSpec(spec, match_on=("code",), unit_code=False)
+            codes = {"parent_code": "parent_id", "merged_into_code": "merged_into_id"}
+            return ImportSpec(spec, match_on=("code",), unit_code=False, code_columns=codes)
         case ImportResource.UNIT_PLANS:
             from app.unit_plans.service import spec
         case ImportResource.BROADCASTS:

@@ -116,7 +116,7 @@ def test_accept_text_csv_streams_every_matching_row_with_a_header(world, viewer)
     r = viewer.get(U, params={"kind": "ward", "limit": 1}, headers={"Accept": "text/csv"})
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(r.text)))
+    rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
     total = viewer.get(U, params={"kind": "ward"}).json()["total"]
     assert len(rows) == total  # every row, not one page
     assert "Phường Tân Thạnh" in {row["name"] for row in rows}

@@ -28,4 +28,4 @@ def test_activity_create_update_and_report(world, lead, ward):
     r = ward.get(f"/api/v1/activities/{act['id']}/reports")
     assert r.json()["total"] == 1
     r = ward.get(f"/api/v1/activities/{act['id']}/reports", headers={"Accept": "text/csv"})
-    assert r.status_code == 200 and r.text.splitlines()[0].startswith("id,"), r.text
+    assert r.status_code == 200 and r.content.decode("utf-8-sig").startswith("id,"), r.text

@@ -127,7 +127,7 @@ def test_csv_export_holds_airings_as_json_in_their_cell(world, lead):
     create(lead, PATH, body(unit["id"], airings=["2022-04-30T17:30:00-05:00", "2022-04-29T07:00:00+07:00"]))
     rows = csv_rows(lead, PATH, unit_id=unit["id"])
     assert len(rows) == 1
-    assert orjson.loads(rows[0]["airings"]) == ["2022-04-29T00:00:00Z", "2022-04-30T22:30:00Z"]
+    assert orjson.loads(rows[0]["airings"]) == ["2022-04-29T07:00:00+07:00", "2022-05-01T05:30:00+07:00"]  # local time
     assert rows[0]["title"] == body(0)["title"]
 
 

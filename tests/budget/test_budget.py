@@ -739,8 +739,9 @@ def test_submission_lists_filter_and_export_csv(lead, ward, by_status):
         s["allowed_actions"] == (["return", "forward"] if s["status"] == "submitted" else []) for s in r.json()["items"]
     ), r.text
     r = ward.get(SUBS, params={"round_id": round_id}, headers={"Accept": "text/csv"})
-    assert r.status_code == 200 and r.text.splitlines()[0].startswith("id,"), r.text
-    rows = list(csv.DictReader(io.StringIO(r.text)))
+    text = r.content.decode("utf-8-sig")
+    assert r.status_code == 200 and text.splitlines()[0].startswith("id,"), r.text
+    rows = list(csv.DictReader(io.StringIO(text)))
     assert len(rows) == ward.get(SUBS, params={"round_id": round_id}).json()["total"], r.text
     approved = next(row for row in rows if row["id"] == str(by_status["approved"]["id"]))
     assert (approved["status"], approved["approved_total_vnd"], approved["allowed_actions"]) == (

@@ -21,7 +21,7 @@ import pytest
 import uvicorn
 from openpyxl import Workbook
 
-from app.cli import import_client as client
+from app.cli import imports as client
 from app.config import ROOT, get_settings
 
 HEADER = ["unit_code", "external_ref", "kind", "held_on", "title", "attendees", "questions_answered", "topics"]
@@ -95,7 +95,8 @@ class Recording(httpx.BaseTransport):
         self.answers: list[httpx.Response] = []
 
     def imports(self) -> list[httpx.Request]:
-        return [r for r in self.seen if "/imports/" in r.url.path]
+        """The chunks sent (the template's columns, asked for once, are not a chunk)."""
+        return [r for r in self.seen if "/imports/" in r.url.path and r.method == "POST"]
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         self.seen.append(request)
@@ -221,7 +222,8 @@ def test_running_the_same_command_again_replays_every_chunk_and_duplicates_nothi
     second = run_import(server, creds, "forums", path, "--chunk-size", "3", transport=transport)
     assert second.code == 0, second
     assert [r[-1] for r in _summary(second)] == ["yes", "yes", "yes"], second
-    assert [a.headers.get("idempotent-replayed") for a in transport.answers[1:]] == ["true"] * 3
+    answers = [a for q, a in zip(transport.seen, transport.answers, strict=True) if q in transport.imports()]
+    assert [a.headers.get("idempotent-replayed") for a in answers] == ["true"] * 3
     keys = [r.headers["idempotency-key"] for r in transport.imports()]
     assert len(set(keys)) == 3 and all(k.startswith("dx-import-") for k in keys)
     assert len(_forums(world, village)) == 7
@@ -283,7 +285,7 @@ def test_a_bad_row_is_reported_at_its_sheet_row_and_json_item(world, server, cre
     rows[4]["questions_answered"] = "nhiều"
     run = run_import(server, creds, "forums", _xlsx(tmp_path / "f.xlsx", rows), "--chunk-size", "3")
     assert run.code == client.EXIT_REJECTED, run
-    assert "row 6, questions_answered: Input should be a valid integer" in run.err, run
+    assert "line 6, questions_answered: Input should be a valid integer" in run.err, run
     path = tmp_path / "f.json"
     path.write_text(json.dumps({"rows": _rows(village, "badj", 7, {6: {"held_on": "2024-02-30"}})}), encoding="utf-8")
     run = run_import(server, creds, "forums", path, "--chunk-size", "4")
@@ -297,7 +299,7 @@ def test_an_unknown_column_is_reported_on_the_header_line(world, server, creds, 
     path = _csv(tmp_path / "f.csv", _rows(village, "hdr", 2), header=[*HEADER, "ghi_chu"])
     run = run_import(server, creds, "forums", path)
     assert run.code == client.EXIT_REJECTED, run
-    assert "line 1 (the header), ghi_chu: unknown column" in run.err, run
+    assert "line 1, ghi_chu: unknown column" in run.err and "(the header)" not in run.err, run
     assert "Nothing was written." in run.err, run
 
 
@@ -368,7 +370,7 @@ def test_a_formula_in_the_sheet_stops_before_anything_is_sent(world, server, cre
     transport = Recording()
     run = run_import(server, creds, "forums", _xlsx(tmp_path / "f.xlsx", rows), transport=transport)
     assert run.code == client.EXIT_REJECTED, run
-    assert "row 4, attendees: formulas are not accepted" in run.err and "nothing was sent" in run.err, run
+    assert "line 4, attendees: formulas are not accepted" in run.err and "nothing was sent" in run.err, run
     assert transport.seen == []
 
 
@@ -442,3 +444,50 @@ def test_an_unknown_resource_or_an_empty_file_is_a_clear_error(world, server, cr
     run = run_import(server, creds, "forums", tmp_path / "header.csv")
     assert run.code == client.EXIT_INPUT and "holds no rows" in run.err, run
     assert _forums(world, village) == []
+
+
+def test_an_xlsx_declaring_a_smaller_size_than_it_holds_is_sent_whole(world, server, creds, village, tmp_path):
+    from tests.office_files import with_dimension
+
+    path = _xlsx(tmp_path / "f.xlsx", _rows(village, "dim", 10))
+    path.write_bytes(with_dimension(path.read_bytes(), "A1:C2"))  # two rows, three columns, it says
+    run = run_import(server, creds, "forums", path, "--chunk-size", "4")
+    assert run.code == 0, run
+    assert [r[:4] for r in _summary(run)] == [
+        ["1", "2-5", "committed", "4"],
+        ["2", "6-9", "committed", "4"],
+        ["3", "10-11", "committed", "2"],
+    ], run
+    assert sorted(f["questions_answered"] for f in _forums(world, village)) == sorted(i % 5 for i in range(1, 11))
+
+
+def test_a_filled_in_template_is_sent_from_its_header_and_errors_name_the_sheet_lines(
+    world, server, creds, village, tmp_path
+):
+    from openpyxl import load_workbook
+
+    ward = world.user("unit", "PH-TANTHANH")
+    wb = load_workbook(io.BytesIO(ward.get("/api/v1/imports/forums/template").content))
+    ws = wb.worksheets[0]
+    rows = [
+        [1, village["code"], "Diễn đàn thôn, khối phố", date(2024, 3, 5), "Diễn đàn tháng 3", 41, 7, "tpl-1"],
+        [2, village["code"], "Diễn đàn thôn, khối phố", "12/04/2024", "Diễn đàn tháng 4", 38, 5, "tpl-2"],
+        [3, village["code"], "Họp chợ", "2024-05-10", "Diễn đàn tháng 5", -1, 6, "tpl-3"],
+    ]
+    for n, row in enumerate(rows, start=5):  # a blank formatted row 4 under the header
+        for col, value in enumerate(row, start=1):
+            ws.cell(n, col, value)
+    path = tmp_path / "mau.xlsx"
+    wb.save(path)
+    run = run_import(server, creds, "forums", path)
+    assert run.code == client.EXIT_REJECTED, run
+    assert "(header on line 3)" in run.err, run
+    assert "line 7, Loại diễn đàn:" in run.err and "line 7, Số người dự:" in run.err, run
+    assert "row 1 (the header)" not in run.err and "row 0" not in run.err, run
+    ws.cell(7, 3, "Diễn đàn thôn, khối phố")
+    ws.cell(7, 6, 12)
+    wb.save(path)
+    run = run_import(server, creds, "forums", path)
+    assert run.code == 0, run
+    got = {f["external_ref"]: f["held_on"] for f in _forums(world, village)}
+    assert got == {"tpl-1": "2024-03-05", "tpl-2": "2024-04-12", "tpl-3": "2024-05-10"}

@@ -207,8 +207,8 @@ def test_entries_filter_on_the_local_date_of_submission_and_export_as_csv(ward, 
     assert item_ids(ward, path, unit_id=schools["PH-ANMY"]["id"]) == [early["id"]]
     rows = csv_rows(ward, path)
     assert [(r["participant_ref"], r["submitted_at"]) for r in rows] == [
-        ("L-1", "2022-05-01T20:00:00Z"),
-        ("L-2", "2022-05-01T16:00:00Z"),
+        ("L-1", "2022-05-02T03:00:00+07:00"),  # instants in local time, with their offset
+        ("L-2", "2022-05-01T23:00:00+07:00"),
     ]
 
 
