@@ -312,6 +312,28 @@ MESSAGES: dict[str, str] = {
     "formulas are not accepted; paste the values": "không chấp nhận công thức; hãy dán giá trị",
     "the cell must hold a JSON list, e.g. [1, 2]": "ô phải chứa một danh sách JSON, ví dụ [1, 2]",
     "the row has more cells than the header has columns": "dòng có nhiều ô hơn số cột của dòng tiêu đề",
+    # office files (app/office, app/imports/parsers.py)
+    "unknown column": "cột không xác định",
+    "Column {column} appears twice in the header (line {line}).": "Cột {column} xuất hiện hai lần trong dòng tiêu đề (dòng {line}).",
+    "The CSV is malformed at line {line}: {error}": "Tệp CSV sai định dạng ở dòng {line}: {error}",
+    "this is a total row ({value}), not a record: delete it; the system adds up the records itself": "đây là dòng tổng ({value}), không phải một bản ghi: hãy xóa dòng này; hệ thống tự cộng các bản ghi",
+    "this cell has a value but its column has no header": "ô này có giá trị nhưng cột của nó không có tiêu đề",
+    "the cell holds {count} characters; at most {max}": "ô chứa {count} ký tự; tối đa {max}",
+    "{text} is not a date (dd/mm/yyyy)": "{text} không phải là ngày (dd/mm/yyyy)",
+    "choose one of: {choices}": "chọn một trong các giá trị: {choices}",
+    "{code} and {id} name different units": "{code} và {id} chỉ hai đơn vị khác nhau",
+    "The workbook would inflate to {size} MiB; at most {limit} MiB is read. Save it again without unused sheets, images or formatted empty rows, or send it as CSV.": "Bảng tính khi giải nén sẽ chiếm {size} MiB; chỉ đọc tối đa {limit} MiB. Hãy lưu lại không kèm các trang tính, hình ảnh hay dòng trống đã định dạng không dùng đến, hoặc gửi dưới dạng CSV.",
+    "The workbook's {what} would inflate to {size} MiB; at most {limit} MiB is read.": "Phần {what} của bảng tính khi giải nén sẽ chiếm {size} MiB; chỉ đọc tối đa {limit} MiB.",
+    "The workbook has no {what} ({name}).": "Bảng tính không có phần {what} ({name}).",
+    "The workbook's {what} is damaged.": "Phần {what} của bảng tính bị hỏng.",
+    "The workbook's {what} is not well-formed XML.": "Phần {what} của bảng tính không phải XML hợp lệ.",
+    "The workbook has no sheet.": "Bảng tính không có trang tính nào.",
+    "The file is an OpenDocument spreadsheet (.ods), not an .xlsx: save it as Excel 2007-365 (.xlsx) or as CSV (UTF-8) and send that.": "Tệp là bảng tính OpenDocument (.ods), không phải .xlsx: hãy lưu dưới dạng Excel 2007-365 (.xlsx) hoặc CSV (UTF-8) rồi gửi tệp đó.",
+    "The workbook holds more than {count} distinct texts.": "Bảng tính chứa hơn {count} đoạn văn bản khác nhau.",
+    "The sheet spans more than {count} cells; an import reads at most that many.": "Trang tính trải trên hơn {count} ô; mỗi lần nhập chỉ đọc tối đa chừng ấy ô.",
+    "Cell {cell} lies beyond the last column a sheet may have.": "Ô {cell} nằm ngoài cột cuối cùng mà một trang tính có thể có.",
+    "Cell {cell} points to a text the workbook does not hold.": "Ô {cell} trỏ tới một đoạn văn bản không có trong bảng tính.",
+    "Cell {cell} holds {text}, which is not a number.": "Ô {cell} chứa {text}, không phải là số.",
 }
 
 _PART = re.compile(r"\{([a-z_]+)\}")
