@@ -141,9 +141,18 @@ async def with_unit_codes(
         yield done
 
 
-def csv_stream(read: type[BaseModel], records: AsyncIterator[dict[str, Any]], filename: str) -> StreamingResponse:
-    columns = export_columns(read)
-    format_row = row_formatter(read)
+def csv_stream(
+    read: type[BaseModel] | list[str], records: AsyncIterator[dict[str, Any]], filename: str
+) -> StreamingResponse:
+    """`read`: the read schema (unit codes and local instants follow from its types), or bare column names."""
+    if isinstance(read, list):
+        columns = read
+
+        def format_row(record: dict[str, Any]) -> list[str]:
+            return [cell(record.get(c)) for c in columns]
+    else:
+        columns = export_columns(read)
+        format_row = row_formatter(read)
 
     async def body() -> AsyncIterator[bytes]:
         buf = io.StringIO()
