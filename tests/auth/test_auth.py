@@ -188,7 +188,9 @@ def test_no_token_is_401_before_anything_else(world):
 
 def test_keys_rotate_by_kid_without_logging_anyone_out(world, monkeypatch):
     old = _token(world).json()["access_token"]
-    settings = get_settings()
+    settings = (
+        world.client.app.state.settings
+    )  # the running app's own (a scratch database may have made another current)
     monkeypatch.setattr(settings, "previous_secret_keys", [settings.secret_key])
     monkeypatch.setattr(settings, "secret_key", "a-brand-new-signing-key-for-2026")
     assert _me(world, old).status_code == 200  # signed with the previous key, still valid
