@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import InterfaceError as SAInterfaceError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -188,14 +189,15 @@ async def _http(request: Request, exc: StarletteHTTPException) -> Response:
 
 def is_unavailable(exc: BaseException) -> bool:
     """The database is down, restarting, unreachable, or cancelled a statement that ran too long."""
-    if isinstance(exc, PoolTimeoutError | ConnectionError):
+    if isinstance(exc, PoolTimeoutError | OSError | SAInterfaceError):
         return True
     if isinstance(exc, DBAPIError):
         return isinstance(exc, OperationalError) or bool(exc.connection_invalidated)
     try:
         import psycopg
 
-        return isinstance(exc, psycopg.OperationalError)
+        # a connection kept outside the pool (the idempotency locks') sees a closed socket as InterfaceError
+        return isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError)
     except ImportError:  # pragma: no cover
         return False
 
