@@ -67,7 +67,7 @@ def delivery_log(api, endpoint_id: int, count: int, **params) -> dict:
     for _ in range(300):
         page = api.get(f"{HOOKS}/{endpoint_id}/deliveries", params=params)
         assert page.status_code == 200, page.text
-        if page.json()["total"] >= count:
+        if page.json()["total"] >= count and len(page.json()["items"]) >= min(count, int(params.get("limit", 50))):
             return page.json() | {"headers": page.headers}
         time.sleep(0.05)
     raise AssertionError(f"the log holds {page.json()['total']} attempts, expected {count}")
