@@ -132,7 +132,11 @@ async def get_conn(request: Request) -> AsyncIterator[AsyncConnection]:
             for callback in conn.info.get("after_commit", ()):
                 callback()
         finally:
-            conn.info.pop("after_commit", None)  # info outlives the checkout (pooled connection)
+            # info outlives the checkout (pooled connection). A connection the database dropped is invalidated:
+            # reading its info would check out a new one here, outside SQLAlchemy's greenlet (MissingGreenlet, a
+            # 500 in place of the outage's 503), and its record is discarded anyway
+            if not conn.invalidated:
+                conn.info.pop("after_commit", None)
 
 
 DbConn = Annotated[AsyncConnection, Depends(get_conn, scope="function")]

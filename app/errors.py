@@ -207,11 +207,15 @@ async def _db_error(_: Request, exc: DBAPIError) -> Response:
         return problem(409, "The change conflicts with an existing record.")
     if isinstance(exc, DataError):
         return problem(422, "A value is out of range or malformed for its field.")
-    if isinstance(exc, OperationalError) or exc.connection_invalidated:
-        log.warning("database unavailable: %s", exc.__class__.__name__)
-        return problem(503, "The database is unavailable; try again shortly.", headers={"Retry-After": "1"})
+    if is_unavailable(exc):
+        return _unavailable(exc)
     log.exception("database error")
     return problem(500, "An unexpected error occurred.")
+
+
+def _unavailable(exc: BaseException) -> Response:
+    log.warning("database unavailable: %s", exc.__class__.__name__)
+    return problem(503, "The database is unavailable; try again shortly.", headers={"Retry-After": "1"})
 
 
 async def _pool_timeout(_: Request, exc: Exception) -> Response:
@@ -219,6 +223,8 @@ async def _pool_timeout(_: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(_: Request, exc: Exception) -> Response:
+    if is_unavailable(exc):  # the driver's own error, or a socket's, seen outside SQLAlchemy's wrapping
+        return _unavailable(exc)
     log.exception("unhandled error", exc_info=exc)
     return problem(500, "An unexpected error occurred.")
 

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,13 +40,14 @@ class Server:
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60) -> Server:
-        self.log = subprocess.DEVNULL
+        # the server's own log, so that a failing test can show what the server said (`log_tail`)
+        self.log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "app", "serve", "--port", str(self.port), *self.args],
             cwd=ROOT,
             env=self.env,
             stdout=self.log,
-            stderr=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         deadline = time.monotonic() + timeout
@@ -59,6 +61,14 @@ class Server:
                 pass
             time.sleep(0.2)
         raise RuntimeError("server did not become ready")
+
+    def first_traceback(self, size: int = 12000) -> str:
+        """What the server logged from its first traceback on (or its last lines): for a failing test's message."""
+        self.log.flush()
+        self.log.seek(0)
+        text = self.log.read().decode("utf-8", "replace")
+        at = text.find("Traceback")
+        return text[at : at + size] if at >= 0 else text[-size:]
 
     def kill(self) -> None:
         """SIGKILL the whole process group: no cleanup, as when a machine dies."""
