@@ -40,8 +40,8 @@ class Server:
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60) -> Server:
-        # the server's own log, so that a failing test can show what the server said (`log_tail`)
-        self.log = tempfile.TemporaryFile()
+        # the server's own log, so that a failing test can show what it said (`first_traceback`)
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (as long as the server object lives)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "app", "serve", "--port", str(self.port), *self.args],
             cwd=ROOT,
