@@ -15,7 +15,7 @@ from app.auth import tokens
 from app.auth.principal import active_subject, refusal_before_body
 from app.common import openapi
 from app.config import Settings, get_settings
-from app.db import make_engine
+from app.db import make_counter_engine, make_engine
 from app.middleware import AdvisoryLocks, BodyLimit, Idempotency, RequestContext, TrustedProxies
 from app.obligations import service as obligations
 from app.ratelimit import LoginLimit, RateLimit, Store
@@ -31,6 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.engine = make_engine(settings)
+        app.state.counter_engine = make_counter_engine(settings, app.state.engine)
         # everything imported so far lives as long as the process: take it out of the cyclic GC's sight, so
         # that a collection triggered by a large import's many new objects does not walk it all again
         gc.collect()
@@ -49,6 +50,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await deliverer.stop()
             if app.state.key_locks is not None:
                 await app.state.key_locks.close()
+            if app.state.counter_engine is not app.state.engine:
+                await app.state.counter_engine.dispose()
             await app.state.engine.dispose()
 
     # /docs and /redoc with their JavaScript and CSS served from this service (fastapi-offline ships them),
@@ -56,7 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPIOffline(
         title="Tam Kỳ DX communication plan API",
         version="1.0.0",
-        description="Runs and monitors Tam Kỳ city's 2021-2025 digital-transformation communication plan.",
+        description="Runs and monitors Tam Kỳ city's digital-transformation communication plans (2021-2025, 2026-2030).",
         lifespan=lifespan,
     )
     app.state.settings = settings
@@ -76,7 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         locks_getter=lambda: app.state.key_locks,
         authenticate=active_subject,
     )
-    store = Store(lambda: app.state.engine, settings.redis_url, settings.redis_namespace)
+    store = Store(lambda: app.state.counter_engine, settings.redis_url, settings.redis_namespace)
     app.state.login_limit = LoginLimit(store, settings)  # used by the token endpoint, which knows what it checks
     app.add_middleware(RateLimit, settings=settings, store=store, subject=subject)
     app.add_middleware(BodyLimit, settings=settings)

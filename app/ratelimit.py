@@ -1,10 +1,12 @@
 """Rate limits shared by every worker: fixed-window counters in the database, or in Redis when configured.
 
-Every count is written on a connection of its own, committed at once (so a failed login is counted although
-its request answers 401, and no request's own transaction ever waits on it)."""
+Every count is written on a connection of the counters' own pool (PostgreSQL: autocommit, no WAL-flush wait),
+committed at once (so a failed login is counted although its request answers 401, and no request's own
+transaction ever waits on it)."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 import random
@@ -13,9 +15,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, text, update
+from sqlalchemy import delete, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.config import Settings
@@ -53,6 +56,9 @@ class Store:
         self.engine_getter = engine_getter
         self.namespace = namespace
         self.redis = None
+        self._queued: dict[tuple[str, int], list[asyncio.Future[int]]] = {}
+        self._flushing: set[tuple[str, int]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         if redis_url:
             import redis.asyncio as redis
 
@@ -74,28 +80,67 @@ class Store:
             async with self.redis.pipeline(transaction=True) as pipe:
                 value, _ = await pipe.incr(key).expire(key, window * 2).execute()
             return Hit(bucket, window, index, int(value), retry_after)
+        # hits of one bucket that arrive while its last statement is on the wire wait for the next one, which
+        # adds them all at once (count + k) and hands each its own count: as exact as one statement a hit (the
+        # database adds atomically, so workers still share one count), at one round trip per burst
+        key = (bucket, index)
+        waiter: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._queued.setdefault(key, []).append(waiter)
+        if key not in self._flushing:
+            self._flushing.add(key)
+            task = asyncio.create_task(self._flush(key))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return Hit(bucket, window, index, await asyncio.shield(waiter), retry_after)
+
+    async def _flush(self, key: tuple[str, int]) -> None:
+        """Count the queued hits of one bucket, one statement per batch, until none are left."""
+        try:
+            while waiters := self._queued.pop(key, None):
+                try:
+                    total = await self._add(key[0], key[1], len(waiters))
+                except BaseException as error:
+                    for waiter in waiters:
+                        if not waiter.done():
+                            waiter.set_exception(error if isinstance(error, Exception) else RuntimeError(error))
+                    if not isinstance(error, Exception):
+                        raise
+                    continue
+                first = total - len(waiters)
+                for n, waiter in enumerate(waiters, start=1):
+                    if not waiter.done():
+                        waiter.set_result(first + n)
+        finally:
+            self._flushing.discard(key)
+
+    async def _add(self, bucket: str, index: int, k: int) -> int:
+        """Add k hits to a bucket's window in one statement; the new count. A connection found dropped is
+        replaced once (a counter's statement is safe to repeat only when it never reached the database)."""
         engine = self.engine_getter()
         insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
-        stmt = insert(counters).values(bucket=bucket, window=index, count=1)
-        stmt = stmt.on_conflict_do_update(index_elements=["bucket", "window"], set_={"count": counters.c.count + 1})
-        async with engine.begin() as conn:
-            if engine.dialect.name == "postgresql":
-                # a counter need not survive a crash: do not wait for the WAL flush on every request
-                await conn.execute(text("SET LOCAL synchronous_commit = off"))
-            value = await conn.scalar(stmt.returning(counters.c.count))
-            if random.random() < 0.01:  # forget old windows now and then
-                await conn.execute(delete(counters).where(counters.c.window < index - 1, counters.c.bucket == bucket))
-        return Hit(bucket, window, index, int(value), retry_after)
+        stmt = insert(counters).values(bucket=bucket, window=index, count=k)
+        stmt = stmt.on_conflict_do_update(index_elements=["bucket", "window"], set_={"count": counters.c.count + k})
+        stmt = stmt.returning(counters.c.count)
+        for attempt in (1, 2):
+            try:
+                async with engine.begin() as conn:
+                    value = await conn.scalar(stmt)
+                    if random.random() < 0.01:  # forget old windows now and then
+                        await conn.execute(
+                            delete(counters).where(counters.c.window < index - 1, counters.c.bucket == bucket)
+                        )
+                return int(value)
+            except DBAPIError as error:
+                if attempt == 2 or not error.connection_invalidated:
+                    raise
+        raise AssertionError("unreachable")
 
     async def take_back(self, hit: Hit) -> None:
         """Un-count a hit (a login that succeeded), in the window it was counted in."""
         if self.redis is not None:
             await self.redis.decr(self._key(hit.bucket, hit.index))
             return
-        engine = self.engine_getter()
-        async with engine.begin() as conn:
-            if engine.dialect.name == "postgresql":
-                await conn.execute(text("SET LOCAL synchronous_commit = off"))
+        async with self.engine_getter().begin() as conn:
             await conn.execute(
                 update(counters)
                 .where(counters.c.bucket == hit.bucket, counters.c.window == hit.index, counters.c.count > 0)

@@ -104,6 +104,21 @@ def test_database_outage_during_a_burst_fails_fast_and_recovers_without_a_restar
         assert _count(db.url, "SELECT count(*) FROM forums WHERE external_ref = :r", r=ref) == 1, ref
 
 
+def test_connections_the_database_dropped_while_idle_are_replaced_before_a_request_sees_them(db):
+    """The pool checks a connection that sat idle (not one back from a request a moment ago): after a database
+    restart or an idle timeout, the next requests are answered, not 503."""
+    name = db.url.rsplit("/", 1)[1]
+    with running(db.url, env={"DX_WEBHOOK_DELIVERY": "false"}) as srv:
+        headers = {"Authorization": f"Bearer {srv.token()}"}
+        with httpx.Client(base_url=srv.base, headers=headers, timeout=30) as c:
+            assert c.get("/api/v1/forums").status_code == 200
+            _admin_sql(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+            time.sleep(1.5)
+            codes = [c.get("/api/v1/forums").status_code for _ in range(3)]
+        server_log = srv.first_traceback()
+    assert codes == [200, 200, 200], f"requests after the database dropped idle connections: {codes}\n{server_log}"
+
+
 def test_a_query_past_the_statement_timeout_is_503_and_leaks_no_connection(db):
     with running(db.url, env={"DX_STATEMENT_TIMEOUT_MS": "300", "DX_DB_POOL_SIZE": "3"}) as srv:
         headers = {"Authorization": f"Bearer {srv.token()}"}
