@@ -2,7 +2,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from app.auth.deps import AuditReader
 from app.auth.permissions import Perm
@@ -38,10 +38,12 @@ class AuditEventRead(BaseModel):
     after: Any
     request_id: str | None
 
+    @model_validator(mode="before")
     @classmethod
-    def model_validate(cls, obj: Any, **kw: Any) -> "AuditEventRead":  # type: ignore[override]
+    def _actor(cls, obj: Any) -> Any:
+        """A row's actor_* columns make its `actor` (wherever the model validates one: a record or a page)."""
         if isinstance(obj, dict) and "actor" not in obj:
-            obj = {
+            return {
                 **obj,
                 "actor": {
                     "kind": obj["actor_kind"],
@@ -50,7 +52,7 @@ class AuditEventRead(BaseModel):
                     "unit_id": obj["actor_unit_id"],
                 },
             }
-        return super().model_validate(obj, **kw)
+        return obj
 
 
 class AuditQuery(ListQuery):
