@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.auth.principal import Principal
 from app.auth.scope import scope_clause
+from app.common import counts
 from app.common.bulk import allocate_ids, insert_rows, insert_values, select_by_keys
 from app.common.pagination import decode_cursor, encode_cursor, walk_key
 from app.common.spec import NaturalKey, ResourceSpec
@@ -135,9 +136,9 @@ async def fetch_page(
     """One keyset page of what the principal sees, the total, and the next cursor.
 
     The total is counted on the first page of a walk and carried in the signed cursor to the next ones, so a
-    page costs the same wherever it is and however large the table: `count(*)` over everything a city-wide
-    caller sees was most of a page's time at 200,000 rows. A cursor counted for another query (filters,
-    caller, parent) is counted again."""
+    page costs the same wherever it is; a first page without filters sums the trigger-kept record_counts of
+    the caller's units (`count(*)` over everything a city-wide caller sees was most of a page's time at
+    200,000 rows). A cursor counted for another query (filters, caller, parent) is counted again."""
     t = spec.table
     clauses = list_clauses(spec, principal, query, parent_id)
     cursor = decode_cursor(getattr(query, "cursor", None))
@@ -150,7 +151,11 @@ async def fetch_page(
     if cursor is not None and cursor.total is not None and cursor.walk == walk:
         total = cursor.total
     else:
-        total = int(await conn.scalar(select(func.count()).select_from(t).where(*clauses)) or 0)
+        filters = query.model_dump(exclude={"cursor", "limit"})
+        if counts.countable(spec, filters, parent_id):
+            total = await counts.scope_total(conn, spec, principal, filters.get("unit_id"))
+        else:
+            total = int(await conn.scalar(select(func.count()).select_from(t).where(*clauses)) or 0)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]

@@ -59,3 +59,15 @@ class RateLimitCounter(SQLModel, table=True):
     bucket: str = Field(max_length=200, primary_key=True)
     window: int = Field(primary_key=True, sa_type=IdType)
     count: int = Field(default=0, nullable=False)
+
+
+class RecordCount(SQLModel, table=True):
+    """How many records of a table each unit owns, kept by database triggers in the same transaction as every
+    insert, delete and move (migration 0009): a list's unfiltered total sums a scope's rows here instead of
+    counting the whole table on every first page."""
+
+    __tablename__ = "record_counts"
+
+    table_name: str = Field(max_length=64, primary_key=True)
+    unit_id: int = Field(primary_key=True, sa_type=IdType)
+    n: int = Field(default=0, nullable=False, sa_type=IdType)
