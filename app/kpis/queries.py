@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -27,6 +28,7 @@ from sqlalchemy import (
     true,
     union_all,
 )
+from sqlalchemy.types import TypeDecorator
 
 from app.kpis.periods import Period, local_midnight, local_month, month_of
 from app.models import (
@@ -178,6 +180,20 @@ def satisfaction_rate(ctx: KpiContext) -> Select:
     )
 
 
+class _Day(TypeDecorator):
+    """A date that renders as a typed literal (`CAST('2024-05-01' AS DATE)`) when a statement is sent as text:
+    a bare '2024-05-01' in the months table's UNION would be text on PostgreSQL, not a date."""
+
+    impl = Date
+    cache_ok = True
+
+    def literal_processor(self, dialect: Any) -> Any:
+        return lambda value: f"CAST('{value.isoformat()}' AS DATE)"
+
+
+LITERAL_DAY = _Day()
+
+
 def _months(ctx: KpiContext):
     """The counted months as a small table (month, first, last)."""
     rows = ctx.period.months
@@ -185,8 +201,8 @@ def _months(ctx: KpiContext):
         return (
             select(
                 literal("", String).label("month"),
-                literal(ctx.period.first, Date).label("first"),
-                literal(ctx.period.first, Date).label("last"),
+                literal(ctx.period.first, LITERAL_DAY).label("first"),
+                literal(ctx.period.first, LITERAL_DAY).label("last"),
             )
             .where(false())
             .subquery("months")
@@ -194,8 +210,8 @@ def _months(ctx: KpiContext):
     parts = [
         select(
             literal(m.key, String).label("month"),
-            literal(m.first, Date).label("first"),
-            literal(m.last, Date).label("last"),
+            literal(m.first, LITERAL_DAY).label("first"),
+            literal(m.last, LITERAL_DAY).label("last"),
         )
         for m in rows
     ]
