@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from app.auth.permissions import Perm
 from app.auth.principal import CurrentPrincipal, require
-from app.common.csv_export import csv_stream, wants_csv
+from app.common.csv_export import csv_stream, wants_csv, with_unit_codes
 from app.common.pagination import next_link
 from app.common.responses import problems
 from app.db import DbConn
@@ -38,8 +38,9 @@ async def list_obligations(
 ):
     if wants_csv(request):
         # read whole inside the request's transaction, so that no connection waits on a slow reader
+        items = await service.every(conn, principal, query)
         return csv_stream(
-            list(Obligation.model_fields), _rows(await service.every(conn, principal, query)), "obligations"
+            Obligation, with_unit_codes(request.app.state.engine, _rows(items), ["unit_id"]), "obligations"
         )
     items, total, cursor = await service.page(conn, principal, query)
     if cursor:
