@@ -206,13 +206,14 @@ class Generator:
             label = "Phường" if kind == K.WARD else "Xã"
             add(kind, city_id, f"{PREFIX}W-{i + 1:04d}", f"{label} Mẫu {i + 1:04d}", rnd.randint(15, 40), group="ward")
         wards = made["ward"]
-        for ward in wards:
+        row_of = {r[0]: i for i, r in enumerate(rows)}
+        for n, ward in enumerate(wards[1:], start=1):
             if rnd.random() < o.dissolved_share:
                 ward.dissolved_on = merge_day
-                # rows were appended in order: patch the tuple of this ward (dissolved_on, merged_into_id)
-                index = next(i for i, r in enumerate(rows) if r[0] == ward.id)
-                survivor = wards[(wards.index(ward) + 1) % len(wards)]
-                rows[index] = (*rows[index][:-2], merge_day, survivor.id)
+                # merged into the ward written before it: a unit written in a later batch would not exist yet
+                # when this one's foreign key is checked (SQLite checks each batch's statement on its own)
+                index = row_of[ward.id]
+                rows[index] = (*rows[index][:-2], merge_day, wards[n - 1].id)
         for i in range(o.villages):
             ward = wards[i % len(wards)]
             kind = K.QUARTER.value if ward.kind == K.WARD else K.VILLAGE.value
