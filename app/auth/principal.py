@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy import select
+from sqlalchemy import BigInteger, bindparam, select
 from starlette.types import Scope
 
 from app.auth import tokens
@@ -42,6 +42,15 @@ class Principal:
         return has(self.role, perm)
 
 
+# built once: a statement built per request, and its cache key, cost more than the lookup by primary key itself
+_USER = select(users.c.id, users.c.username, users.c.role, users.c.unit_id, users.c.credentials_changed_at).where(
+    users.c.id == bindparam("id", type_=BigInteger), users.c.active.is_(True)
+)
+_CLIENT = select(clients.c.id, clients.c.name, clients.c.role, clients.c.unit_id).where(
+    clients.c.id == bindparam("id", type_=BigInteger), clients.c.active.is_(True)
+)
+
+
 async def load_principal(conn, sub: str, issued_at: int | None = None) -> Principal | None:
     """The active principal a token names; None when disabled, gone, or (a user) when the token was issued
     before the second its password last changed."""
@@ -49,24 +58,12 @@ async def load_principal(conn, sub: str, issued_at: int | None = None) -> Princi
     if not (raw_id.isascii() and raw_id.isdigit()) or len(raw_id) > 18:
         return None
     if kind == "user":
-        row = (
-            await conn.execute(
-                select(
-                    users.c.id, users.c.username, users.c.role, users.c.unit_id, users.c.credentials_changed_at
-                ).where(users.c.id == int(raw_id), users.c.active.is_(True))
-            )
-        ).first()
+        row = (await conn.execute(_USER, {"id": int(raw_id)})).first()
         changed = row[4] if row is not None else None
         if changed is not None and issued_at is not None and issued_at < int(changed.timestamp()):
             return None
     elif kind == "client":
-        row = (
-            await conn.execute(
-                select(clients.c.id, clients.c.name, clients.c.role, clients.c.unit_id).where(
-                    clients.c.id == int(raw_id), clients.c.active.is_(True)
-                )
-            )
-        ).first()
+        row = (await conn.execute(_CLIENT, {"id": int(raw_id)})).first()
     else:
         return None
     if row is None:

@@ -188,6 +188,8 @@ class _Day(TypeDecorator):
     cache_ok = True
 
     def literal_processor(self, dialect: Any) -> Any:
+        if dialect.name != "postgresql":  # SQLite's CAST(... AS DATE) would make it the number 2024
+            return lambda value: f"'{value.isoformat()}'"
         return lambda value: f"CAST('{value.isoformat()}' AS DATE)"
 
 

@@ -6,9 +6,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import JSON, Date, Integer, Row, String, cast, literal, null, or_, select, union_all
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    Integer,
+    Row,
+    String,
+    bindparam,
+    cast,
+    literal,
+    null,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth.principal import Principal
@@ -183,11 +198,13 @@ def _nulls(*types) -> list:
     return [cast(null(), t) for t in types]
 
 
-async def asked(conn: AsyncConnection, unit_id: int, *, code: str | None, scoped: bool) -> Asked:
-    """The plans a KPI request may mean (the one named by `code`, else the caller's city's), with their quotas
-    and targets, and (`scoped`) the ids of the caller's unit and every unit below it, in one UNION ALL."""
-    if code is not None:
-        wanted = plans.c.code == code
+@lru_cache(maxsize=4)
+def _asked_statement(by_code: bool, scoped: bool) -> Any:
+    """asked()'s UNION ALL, built once per shape, its values bound per request (`code`, `unit_id`): building it
+    and deriving its cache key each time was a large part of a small KPI answer's time."""
+    unit_id = bindparam("unit_id", type_=BigInteger)
+    if by_code:
+        wanted = plans.c.code == bindparam("code", type_=String)
     else:
         city = _city_of(unit_id)
         wanted = or_(plans.c.issued_by_unit_id == city, city.is_(None))
@@ -206,9 +223,19 @@ async def asked(conn: AsyncConnection, unit_id: int, *, code: str | None, scoped
         parts.append(
             select(literal("S"), *_nulls(Integer), tree.c.id, *_nulls(String, String, String, Date, Date, JSON))
         )
+    return union_all(*parts)
+
+
+async def asked(conn: AsyncConnection, unit_id: int, *, code: str | None, scoped: bool) -> Asked:
+    """The plans a KPI request may mean (the one named by `code`, else the caller's city's), with their quotas
+    and targets, and (`scoped`) the ids of the caller's unit and every unit below it, in one UNION ALL."""
+    params: dict[str, Any] = {"unit_id": unit_id}
+    if code is not None:
+        params["code"] = code
+    stmt = _asked_statement(code is not None, scoped)
     out = Asked(scope=() if scoped else None)
     found, scope = [], []
-    for part, plan_id, number, s1, s2, s3, d1, d2, data in await conn.execute(union_all(*parts)):
+    for part, plan_id, number, s1, s2, s3, d1, d2, data in await conn.execute(stmt, params):
         if part == "P":
             found.append(PlanRow(plan_id, s1, s2, d1, d2, data))
         elif part == "A":
