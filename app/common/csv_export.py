@@ -111,6 +111,7 @@ async def with_unit_codes(
 ) -> AsyncIterator[dict[str, Any]]:
     """The records with their unit codes added, looked up in one query per batch of records, each on a
     connection held only for that query (never while the client reads)."""
+    from app.db import reading
     from app.models import Unit
 
     units = Unit.__table__
@@ -125,7 +126,7 @@ async def with_unit_codes(
     async def flush() -> list[dict[str, Any]]:
         missing = {r[c] for r in batch for c in id_columns if isinstance(r.get(c), int)} - codes.keys()
         if missing:
-            async with engine.connect() as conn:
+            async with reading(engine) as conn:  # on SQLite: no write lock, so never behind an import
                 rows = await conn.execute(select(units.c.id, units.c.code).where(units.c.id.in_(sorted(missing))))
                 codes.update({row.id: row.code for row in rows})
         done = [{**r, **{code_column(c): codes.get(r.get(c)) for c in id_columns}} for r in batch]

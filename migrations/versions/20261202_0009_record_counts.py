@@ -27,7 +27,9 @@ COUNTED = ("annual_reports", "broadcasts", "forums", "satisfaction_surveys", "tr
 PG_FUNCTION = """
 CREATE FUNCTION dx_record_counts() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'INSERT' THEN
+    IF TG_OP = 'TRUNCATE' THEN
+        DELETE FROM record_counts WHERE table_name = TG_TABLE_NAME;
+    ELSIF TG_OP = 'INSERT' THEN
         INSERT INTO record_counts (table_name, unit_id, n)
         SELECT TG_TABLE_NAME, unit_id, count(*) FROM dx_new GROUP BY unit_id ORDER BY unit_id
         ON CONFLICT (table_name, unit_id) DO UPDATE SET n = record_counts.n + excluded.n;
@@ -51,6 +53,7 @@ PG_TRIGGERS = {
     "ins": "AFTER INSERT ON {t} REFERENCING NEW TABLE AS dx_new",
     "del": "AFTER DELETE ON {t} REFERENCING OLD TABLE AS dx_old",
     "upd": "AFTER UPDATE ON {t} REFERENCING OLD TABLE AS dx_old NEW TABLE AS dx_new",
+    "trunc": "AFTER TRUNCATE ON {t}",  # SQLite has no TRUNCATE: its DELETE without WHERE fires the row trigger
 }
 
 # SQLite has no statement triggers: a row trigger per event (the moved row only when its unit changed)
@@ -82,6 +85,9 @@ def upgrade() -> None:
     if postgresql:
         op.execute(PG_FUNCTION)
     for t in COUNTED:
+        if postgresql:
+            # no write may land between the count and its triggers (the migration's transaction holds the lock)
+            op.execute(f"LOCK TABLE {t} IN SHARE ROW EXCLUSIVE MODE")
         op.execute(
             f"INSERT INTO record_counts (table_name, unit_id, n) SELECT '{t}', unit_id, count(*) FROM {t} "
             "GROUP BY unit_id"
