@@ -94,17 +94,17 @@ class Store:
         return Hit(bucket, window, index, await asyncio.shield(waiter), retry_after)
 
     async def _flush(self, key: tuple[str, int]) -> None:
-        """Count the queued hits of one bucket, one statement per batch, until none are left."""
+        """Count the queued hits of one bucket, one statement per batch, until none are left. A failed
+        statement fails its batch's hits (their requests answer as any database error does)."""
+        waiters: list[asyncio.Future[int]] | None = None
         try:
             while waiters := self._queued.pop(key, None):
                 try:
                     total = await self._add(key[0], key[1], len(waiters))
-                except BaseException as error:
+                except Exception as error:
                     for waiter in waiters:
                         if not waiter.done():
-                            waiter.set_exception(error if isinstance(error, Exception) else RuntimeError(error))
-                    if not isinstance(error, Exception):
-                        raise
+                            waiter.set_exception(error)
                     continue
                 first = total - len(waiters)
                 for n, waiter in enumerate(waiters, start=1):
@@ -112,6 +112,9 @@ class Store:
                         waiter.set_result(first + n)
         finally:
             self._flushing.discard(key)
+            for waiter in waiters or ():  # cancelled mid-statement (shutdown): no hit waits forever
+                if not waiter.done():
+                    waiter.cancel()
 
     async def _add(self, bucket: str, index: int, k: int) -> int:
         """Add k hits to a bucket's window in one statement; the new count. A connection found dropped is

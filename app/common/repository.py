@@ -143,19 +143,18 @@ async def fetch_page(
     clauses = list_clauses(spec, principal, query, parent_id)
     cursor = decode_cursor(getattr(query, "cursor", None))
     limit = query.limit  # type: ignore[attr-defined]
-    walk = walk_key(spec.name, principal.key, parent_id, query.model_dump(exclude={"cursor", "limit"}))
+    filters = query.model_dump(exclude={"cursor", "limit"})
+    walk = walk_key(spec.name, principal.key, parent_id, filters)
     page_q = select(t).where(*clauses)
     if cursor is not None:
         page_q = page_q.where(t.c.id > cursor.after)
     rows = [dict(r) for r in (await conn.execute(page_q.order_by(t.c.id).limit(limit + 1))).mappings()]
     if cursor is not None and cursor.total is not None and cursor.walk == walk:
         total = cursor.total
+    elif counts.countable(spec, filters, parent_id):
+        total = await counts.scope_total(conn, spec, principal, filters.get("unit_id"))
     else:
-        filters = query.model_dump(exclude={"cursor", "limit"})
-        if counts.countable(spec, filters, parent_id):
-            total = await counts.scope_total(conn, spec, principal, filters.get("unit_id"))
-        else:
-            total = int(await conn.scalar(select(func.count()).select_from(t).where(*clauses)) or 0)
+        total = int(await conn.scalar(select(func.count()).select_from(t).where(*clauses)) or 0)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]

@@ -155,7 +155,6 @@ def per_month_statement(kpi: Kpi, ctx: KpiContext) -> Select:
 
 async def monthly(conn: AsyncConnection, kpi: Kpi, ctx: KpiContext) -> list[dict[str, Any]]:
     """The month-by-month series of a monthly KPI (months with at least one unit to count)."""
-    assert kpi.monthly is not None
     rows = await _rows(conn, per_month_statement(kpi, ctx))
     return [
         {
