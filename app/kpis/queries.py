@@ -30,12 +30,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-from app.kpis.periods import Period, local_midnight, local_month, month_of
+from app.kpis.periods import Month, Period, local_midnight, local_month, month_of
 from app.models import (
     Airing,
     AnnualReport,
     Broadcast,
     Forum,
+    MonthTally,
     SatisfactionSurvey,
     Training,
     TrainingParticipant,
@@ -53,6 +54,7 @@ forums = Forum.__table__
 trainings = Training.__table__
 participants = TrainingParticipant.__table__
 surveys = SatisfactionSurvey.__table__
+tallies = MonthTally.__table__
 
 # Which kinds owe which duty is fixed by API.md section 10 (B1: media centres, B3: wards and communes, C4:
 # villages and quarters); what they owe is the plan's quota.
@@ -251,8 +253,9 @@ def station_rule(kinds: ColumnElement[bool], quota: BroadcastQuota) -> ColumnEle
     return and_(*conditions)
 
 
-def broadcast_months(ctx: KpiContext) -> Select:
-    """(station, counted month, compliant 0/1): a ward or commune with a broadcast meeting B3's quota in the local
+def raw_broadcast_months(ctx: KpiContext) -> Select:
+    """The reference the tallies are tested against (and what they replaced): (station, counted month,
+    compliant 0/1) grouped from every airing of the counted months: a ward or commune with a broadcast meeting B3's quota in the local
     month (seeded: ward radio, 10-15 minutes, aired 3 times); a media centre meeting B1's (city radio-TV, 4
     airings). A kind whose activity sets no quota owes nothing and is not counted."""
     first, last = _counted_span(ctx)
@@ -294,8 +297,9 @@ def broadcast_months(ctx: KpiContext) -> Select:
     )
 
 
-def forum_months(ctx: KpiContext) -> Select:
-    """(village or quarter, counted month, 0/1): C4's quota of forums held there that month (seeded: one village
+def raw_forum_months(ctx: KpiContext) -> Select:
+    """The reference the tallies are tested against: (village or quarter, counted month, 0/1) grouped from
+    every forum of the counted months: C4's quota of forums held there that month (seeded: one village
     forum). Without a C4 quota no village owes a forum: no pairs."""
     first, last = _counted_span(ctx)
     quota = ctx.plan.village_forum
@@ -319,21 +323,136 @@ def forum_months(ctx: KpiContext) -> Select:
     )
 
 
-def _per_unit(unit_months: Select) -> Select:
+def raw_per_unit(unit_months: Select) -> Select:
+    """Per-unit (numerator, denominator) of a raw (unit, month, ok) pairs statement: the reference."""
     sub = unit_months.subquery("unit_months")
     return select(sub.c.unit_id, func.sum(sub.c.ok).label("numerator"), func.count().label("denominator")).group_by(
         sub.c.unit_id
     )
 
 
-def per_month(unit_months: Select) -> Select:
-    """The monthly series of a month-by-month KPI: (month, numerator, denominator)."""
+def raw_per_month(unit_months: Select) -> Select:
+    """The monthly series of raw pairs: (month, numerator, denominator), the reference."""
     sub = unit_months.subquery("unit_months")
     return (
         select(sub.c.month, func.sum(sub.c.ok).label("numerator"), func.count().label("denominator"))
         .group_by(sub.c.month)
         .order_by(sub.c.month)
     )
+
+
+# The month-by-month KPIs read `month_tallies` (kept by triggers, migration 0010): one row per unit (forums) or
+# broadcast (airings) and year with a count per month, instead of grouping every forum and airing of the year.
+# Their statements are wide: per unit, `due_MM` (the unit exists in counted month MM) and `ok_MM` (and met its
+# quota there), one pair per counted month; per-unit totals and the monthly series are sums of those columns.
+
+
+def _tally(source: str, key: ColumnElement, year: int, tag: str = ""):
+    return and_(tallies.c.source == source, tallies.c.key_id == key, tallies.c.tag == tag, tallies.c.year == year)
+
+
+def _wide(ctx: KpiContext, kinds: tuple[str, ...], counts, needed: ColumnElement | int, joined) -> Select:
+    """(unit_id, due_MM, ok_MM...) for units of `kinds` existing in the counted months; `counts(col)` is the
+    unit's tally of month column `col` (NULL when nothing was recorded)."""
+    months = ctx.period.months
+    columns = []
+    for m in months:
+        col = f"m{m.first.month:02d}"
+        live = exists_between(m.first, m.last)
+        columns.append(_flag(live).label(f"due_{col}"))
+        columns.append(_flag(and_(live, func.coalesce(counts(col), 0) >= needed)).label(f"ok_{col}"))
+    first, last = _counted_span(ctx)
+    where = [units.c.kind.in_(kinds), exists_between(first, last), ctx.in_scope(units.c.id)] if months else [false()]
+    if not kinds:
+        where = [false()]
+    return select(units.c.id.label("unit_id"), *columns).select_from(joined).where(*where)
+
+
+def broadcast_months(ctx: KpiContext) -> Select:
+    """Per station (ward or commune: B3's quota, seeded ward radio, 10-15 minutes, aired 3 times in the local
+    month; media centre: B1's, city radio-TV, 4 airings) and counted month: whether it exists, and whether one of
+    its broadcasts meeting the quota's channel and length was aired often enough. A kind whose activity sets no
+    quota owes nothing and is not counted."""
+    station = units.alias("station")
+    local, city = ctx.plan.local_station, ctx.plan.city_station
+    rules, kinds = [], []
+    if local is not None:
+        rules.append(station_rule(station.c.kind.in_(LOCAL_KINDS), local))
+        kinds += LOCAL_KINDS
+    if city is not None:
+        rules.append(station_rule(station.c.kind == CITY_STATION_KIND, city))
+        kinds.append(CITY_STATION_KIND)
+    if local is not None and city is not None:
+        needed = case((units.c.kind == CITY_STATION_KIND, city.airings_per_month), else_=local.airings_per_month)
+    else:
+        needed = literal((local or city).airings_per_month if (local or city) else 1)
+    cols = [f"m{m.first.month:02d}" for m in ctx.period.months]
+    best = (
+        select(broadcasts.c.unit_id, *(func.max(tallies.c[c]).label(c) for c in cols))
+        .select_from(
+            broadcasts.join(tallies, _tally("airings", broadcasts.c.id, ctx.period.year)).join(
+                station, station.c.id == broadcasts.c.unit_id
+            )
+        )
+        .where(or_(*rules) if rules else false(), ctx.in_scope(broadcasts.c.unit_id))
+        .group_by(broadcasts.c.unit_id)
+        .subquery("best")
+    )
+    joined = units.outerjoin(best, best.c.unit_id == units.c.id)
+    return _wide(ctx, tuple(kinds), lambda c: best.c[c], needed, joined)
+
+
+def forum_months(ctx: KpiContext) -> Select:
+    """Per village or quarter and counted month: whether it exists, and whether C4's quota of forums was held
+    there that month (seeded: one village forum). Without a C4 quota no village owes a forum: no rows."""
+    quota = ctx.plan.village_forum
+    tally = tallies.alias("forum_tally")
+    joined = units.outerjoin(
+        tally,
+        and_(
+            tally.c.source == "forums",
+            tally.c.key_id == units.c.id,
+            tally.c.tag == (quota.forum_kind if quota else ""),
+            tally.c.year == ctx.period.year,
+        ),
+    )
+    needed = quota.forums_per_month if quota else 1
+    return _wide(ctx, VILLAGE_KINDS if quota else (), lambda c: tally.c[c], needed, joined)
+
+
+def _sum(columns: list[ColumnElement]) -> ColumnElement:
+    total = columns[0]
+    for c in columns[1:]:
+        total = total + c
+    return total
+
+
+def _per_unit(wide: Select) -> Select:
+    sub = wide.subquery("unit_months")
+    due = [c for c in sub.c if c.name.startswith("due_")]
+    ok = [c for c in sub.c if c.name.startswith("ok_")]
+    if not due:
+        return select(sub.c.unit_id, literal(0).label("numerator"), literal(0).label("denominator")).where(false())
+    return select(sub.c.unit_id, _sum(ok).label("numerator"), _sum(due).label("denominator")).where(_sum(due) > 0)
+
+
+def per_month(wide: Select, months: tuple[Month, ...]) -> Select:
+    """The monthly series of a month-by-month KPI: (month, numerator, denominator), months with a unit to count."""
+    if not months:
+        return select(
+            literal("", String).label("month"), literal(0).label("numerator"), literal(0).label("denominator")
+        ).where(false())
+    sub = wide.cte("unit_months")
+    parts = [
+        select(
+            literal(m.key, String).label("month"),
+            func.sum(sub.c[f"ok_m{m.first.month:02d}"]).label("numerator"),
+            func.sum(sub.c[f"due_m{m.first.month:02d}"]).label("denominator"),
+        ).having(func.sum(sub.c[f"due_m{m.first.month:02d}"]) > 0)
+        for m in months
+    ]
+    series = union_all(*parts).subquery("series")
+    return select(series.c.month, series.c.numerator, series.c.denominator).order_by(series.c.month)
 
 
 def broadcast_compliance(ctx: KpiContext) -> Select:

@@ -20,7 +20,7 @@ class Kpi:
     name_en: str
     sheet: str  # short Vietnamese title for the workbook (31 characters at most)
     query: Callable[[KpiContext], Select]
-    monthly: Callable[[KpiContext], Select] | None = None  # (unit_id, month, ok) rows, for the monthly series
+    monthly: Callable[[KpiContext], Select] | None = None  # (unit_id, due_MM, ok_MM...) rows, for the monthly series
 
 
 def status(numerator: int, denominator: int, target: str | None, comparison: str | None) -> str:

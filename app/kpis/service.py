@@ -150,7 +150,7 @@ async def detail(conn: AsyncConnection, kpi: Kpi, run: KpiRun) -> dict[str, Any]
 @lru_cache(maxsize=256)
 def per_month_statement(kpi: Kpi, ctx: KpiContext) -> Select:
     assert kpi.monthly is not None
-    return per_month(kpi.monthly(ctx))
+    return per_month(kpi.monthly(ctx), ctx.period.months)
 
 
 async def monthly(conn: AsyncConnection, kpi: Kpi, ctx: KpiContext) -> list[dict[str, Any]]:

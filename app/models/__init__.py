@@ -16,7 +16,7 @@ from app.models.records import (
     TrainingParticipant,
     UnitPlan,
 )
-from app.models.system import AuditEvent, IdempotencyKey, RateLimitCounter, RecordCount
+from app.models.system import AuditEvent, IdempotencyKey, MonthTally, RateLimitCounter, RecordCount
 from app.models.units import Unit
 from app.models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
@@ -44,6 +44,7 @@ __all__ = [
     "AuditEvent",
     "IdempotencyKey",
     "RateLimitCounter",
+    "MonthTally",
     "RecordCount",
     "Unit",
     "User",

@@ -71,3 +71,33 @@ class RecordCount(SQLModel, table=True):
     table_name: str = Field(max_length=64, primary_key=True)
     unit_id: int = Field(primary_key=True, sa_type=IdType)
     n: int = Field(default=0, nullable=False, sa_type=IdType)
+
+
+MONTH_COLUMNS = tuple(f"m{m:02d}" for m in range(1, 13))
+
+
+class MonthTally(SQLModel, table=True):
+    """How many records of a source fell in each local month of a year, per key, kept by database triggers in the
+    same transaction as every insert, update and delete (migration 0010). `forums`: key = unit, tag = the forum's
+    kind, month of `held_on`; `airings`: key = broadcast, tag = '', local month of `aired_at`. The monthly KPIs
+    (broadcast and forum compliance) read one row per unit or broadcast and year here instead of grouping every
+    forum and airing of the year: the row count is that of the units, not of the records."""
+
+    __tablename__ = "month_tallies"
+
+    source: str = Field(max_length=32, primary_key=True)
+    key_id: int = Field(primary_key=True, sa_type=IdType)
+    tag: str = Field(max_length=32, primary_key=True)
+    year: int = Field(primary_key=True)
+    m01: int = Field(default=0, nullable=False)
+    m02: int = Field(default=0, nullable=False)
+    m03: int = Field(default=0, nullable=False)
+    m04: int = Field(default=0, nullable=False)
+    m05: int = Field(default=0, nullable=False)
+    m06: int = Field(default=0, nullable=False)
+    m07: int = Field(default=0, nullable=False)
+    m08: int = Field(default=0, nullable=False)
+    m09: int = Field(default=0, nullable=False)
+    m10: int = Field(default=0, nullable=False)
+    m11: int = Field(default=0, nullable=False)
+    m12: int = Field(default=0, nullable=False)
