@@ -38,6 +38,19 @@ from tests.openapi_headers import undocumented_headers  # noqa: E402
 i18n.untranslated = set()  # every problem a test meets must have its Vietnamese (Api.request checks)
 PG_ADMIN_URL = os.environ.get("DX_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 BACKEND = os.environ.get("DX_TEST_DATABASE", "sqlite")
+
+
+def run_sql(sql: str, **params):
+    """One statement on the served database around the API (a DBA's fix, a restore, a check), committed; its rows."""
+    engine = create_engine(get_settings().sync_url)
+    try:
+        with engine.begin() as conn:
+            result = conn.execute(text(sql), params)
+            return result.all() if result.returns_rows else None
+    finally:
+        engine.dispose()
+
+
 ADMIN = ("admin", "admin-password-1")
 
 

@@ -253,14 +253,9 @@ def station_rule(kinds: ColumnElement[bool], quota: BroadcastQuota) -> ColumnEle
     return and_(*conditions)
 
 
-def raw_broadcast_months(ctx: KpiContext) -> Select:
-    """The reference the tallies are tested against (and what they replaced): (station, counted month,
-    compliant 0/1) grouped from every airing of the counted months: a ward or commune with a broadcast meeting B3's quota in the local
-    month (seeded: ward radio, 10-15 minutes, aired 3 times); a media centre meeting B1's (city radio-TV, 4
-    airings). A kind whose activity sets no quota owes nothing and is not counted."""
-    first, last = _counted_span(ctx)
-    month = local_month(airings.c.aired_at)
-    station = units.alias("station")
+def _station_quotas(ctx: KpiContext, station, judged) -> tuple[ColumnElement[bool], tuple[str, ...], ColumnElement]:
+    """What B1 and B3 ask of a station: the rule its broadcasts must meet (over `station`), the kinds that owe
+    it, and the airings a month it needs (over `judged`, the units being judged)."""
     local, city = ctx.plan.local_station, ctx.plan.city_station
     rules, kinds = [], []
     if local is not None:
@@ -270,9 +265,21 @@ def raw_broadcast_months(ctx: KpiContext) -> Select:
         rules.append(station_rule(station.c.kind == CITY_STATION_KIND, city))
         kinds.append(CITY_STATION_KIND)
     if local is not None and city is not None:
-        needed = case((station.c.kind == CITY_STATION_KIND, city.airings_per_month), else_=local.airings_per_month)
+        needed = case((judged.c.kind == CITY_STATION_KIND, city.airings_per_month), else_=local.airings_per_month)
     else:
         needed = literal((local or city).airings_per_month if (local or city) else 1)
+    return (or_(*rules) if rules else false()), tuple(kinds), needed
+
+
+def raw_broadcast_months(ctx: KpiContext) -> Select:
+    """The reference the tallies are tested against (and what they replaced): (station, counted month,
+    compliant 0/1) grouped from every airing of the counted months: a ward or commune with a broadcast meeting
+    B3's quota in the local month (seeded: ward radio, 10-15 minutes, aired 3 times); a media centre meeting B1's (city radio-TV, 4
+    airings). A kind whose activity sets no quota owes nothing and is not counted."""
+    first, last = _counted_span(ctx)
+    month = local_month(airings.c.aired_at)
+    station = units.alias("station")
+    rule, kinds, needed = _station_quotas(ctx, station, station)
     aired = (
         select(broadcasts.c.unit_id, month.label("month"))
         .select_from(
@@ -283,7 +290,7 @@ def raw_broadcast_months(ctx: KpiContext) -> Select:
         .where(
             airings.c.aired_at >= local_midnight(first),
             airings.c.aired_at < local_midnight(last + timedelta(days=1)),
-            or_(*rules) if rules else false(),
+            rule,
             ctx.in_scope(broadcasts.c.unit_id),
         )
         .group_by(broadcasts.c.id, broadcasts.c.unit_id, station.c.kind, month)
@@ -374,18 +381,7 @@ def broadcast_months(ctx: KpiContext) -> Select:
     its broadcasts meeting the quota's channel and length was aired often enough. A kind whose activity sets no
     quota owes nothing and is not counted."""
     station = units.alias("station")
-    local, city = ctx.plan.local_station, ctx.plan.city_station
-    rules, kinds = [], []
-    if local is not None:
-        rules.append(station_rule(station.c.kind.in_(LOCAL_KINDS), local))
-        kinds += LOCAL_KINDS
-    if city is not None:
-        rules.append(station_rule(station.c.kind == CITY_STATION_KIND, city))
-        kinds.append(CITY_STATION_KIND)
-    if local is not None and city is not None:
-        needed = case((units.c.kind == CITY_STATION_KIND, city.airings_per_month), else_=local.airings_per_month)
-    else:
-        needed = literal((local or city).airings_per_month if (local or city) else 1)
+    rule, kinds, needed = _station_quotas(ctx, station, units)
     cols = [f"m{m.first.month:02d}" for m in ctx.period.months]
     best = (
         select(broadcasts.c.unit_id, *(func.max(tallies.c[c]).label(c) for c in cols))
@@ -394,12 +390,12 @@ def broadcast_months(ctx: KpiContext) -> Select:
                 station, station.c.id == broadcasts.c.unit_id
             )
         )
-        .where(or_(*rules) if rules else false(), ctx.in_scope(broadcasts.c.unit_id))
+        .where(rule, ctx.in_scope(broadcasts.c.unit_id))
         .group_by(broadcasts.c.unit_id)
         .subquery("best")
     )
     joined = units.outerjoin(best, best.c.unit_id == units.c.id)
-    return _wide(ctx, tuple(kinds), lambda c: best.c[c], needed, joined)
+    return _wide(ctx, kinds, lambda c: best.c[c], needed, joined)
 
 
 def forum_months(ctx: KpiContext) -> Select:

@@ -8,25 +8,14 @@ import importlib.util
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from app.common.counts import COUNTED
-from app.config import get_settings
 from tests.conftest import BACKEND
+from tests.conftest import run_sql as _sql
 from tests.imports.test_imports_records import _forum
 from tests.record_contract import village
 
 MIGRATION = Path(__file__).parents[2] / "migrations/versions/20261202_0009_record_counts.py"
-
-
-def _sql(sql: str, **params):
-    engine = create_engine(get_settings().sync_url)
-    try:
-        with engine.begin() as conn:
-            result = conn.execute(text(sql), params)
-            return result.all() if result.returns_rows else None
-    finally:
-        engine.dispose()
 
 
 def _count(where: str = "", **params) -> int:

@@ -19,6 +19,7 @@ from app.kpis import queries
 from app.kpis.periods import Period
 from app.plans import lookup
 from tests.conftest import BACKEND
+from tests.conftest import run_sql as _sql
 from tests.factories import Factory
 
 MIGRATION = Path(__file__).parents[2] / "migrations/versions/20261202_0010_month_tallies.py"
@@ -30,16 +31,6 @@ def _migration():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     return module
-
-
-def _sql(sql: str, **params):
-    engine = create_engine(get_settings().sync_url)
-    try:
-        with engine.begin() as conn:
-            result = conn.execute(text(sql), params)
-            return result.all() if result.returns_rows else None
-    finally:
-        engine.dispose()
 
 
 def _rules(year: int, as_of: date):
