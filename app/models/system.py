@@ -85,10 +85,11 @@ class MonthTally(SQLModel, table=True):
 
     __tablename__ = "month_tallies"
 
+    # key order: one source's year (and tag) is one range of the key, which is what a KPI reads
     source: str = Field(max_length=32, primary_key=True)
-    key_id: int = Field(primary_key=True, sa_type=IdType)
-    tag: str = Field(max_length=32, primary_key=True)
     year: int = Field(primary_key=True)
+    tag: str = Field(max_length=32, primary_key=True)
+    key_id: int = Field(primary_key=True, sa_type=IdType)
     m01: int = Field(default=0, nullable=False)
     m02: int = Field(default=0, nullable=False)
     m03: int = Field(default=0, nullable=False)

@@ -126,11 +126,11 @@ def upgrade() -> None:
     op.create_table(
         "month_tallies",
         sa.Column("source", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-        sa.Column("key_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("tag", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
         sa.Column("year", sa.Integer(), nullable=False),
+        sa.Column("tag", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("key_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         *(sa.Column(m, sa.Integer(), nullable=False) for m in MONTHS),
-        sa.PrimaryKeyConstraint("source", "key_id", "tag", "year", name=op.f("pk_month_tallies")),
+        sa.PrimaryKeyConstraint("source", "year", "tag", "key_id", name=op.f("pk_month_tallies")),
     )
     postgresql = op.get_bind().dialect.name == "postgresql"
     for t in SOURCES:
