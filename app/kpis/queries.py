@@ -240,10 +240,11 @@ def _counted_span(ctx: KpiContext) -> tuple[date, date]:
     return months[0].first, months[-1].last
 
 
-def station_rule(kinds: ColumnElement[bool], quota: BroadcastQuota) -> ColumnElement[bool]:
-    """A broadcast counts for a station of these kinds when on the quota's channel and of its length."""
-    conditions = [kinds, broadcasts.c.channel == quota.channel]
-    minutes = broadcasts.c.duration_minutes
+def station_rule(kinds: ColumnElement[bool], quota: BroadcastQuota, of=broadcasts) -> ColumnElement[bool]:
+    """A broadcast counts for a station of these kinds when on the quota's channel and of its length (read from
+    `of`: the broadcasts, or an airing's tally row, which carries both)."""
+    conditions = [kinds, of.c.channel == quota.channel]
+    minutes = of.c.duration_minutes
     if quota.min_minutes is not None and quota.max_minutes is not None:
         conditions.append(minutes.between(quota.min_minutes, quota.max_minutes))
     elif quota.min_minutes is not None:
@@ -253,16 +254,18 @@ def station_rule(kinds: ColumnElement[bool], quota: BroadcastQuota) -> ColumnEle
     return and_(*conditions)
 
 
-def _station_quotas(ctx: KpiContext, station, judged) -> tuple[ColumnElement[bool], tuple[str, ...], ColumnElement]:
+def _station_quotas(
+    ctx: KpiContext, station, judged, of=broadcasts
+) -> tuple[ColumnElement[bool], tuple[str, ...], ColumnElement]:
     """What B1 and B3 ask of a station: the rule its broadcasts must meet (over `station`), the kinds that owe
     it, and the airings a month it needs (over `judged`, the units being judged)."""
     local, city = ctx.plan.local_station, ctx.plan.city_station
     rules, kinds = [], []
     if local is not None:
-        rules.append(station_rule(station.c.kind.in_(LOCAL_KINDS), local))
+        rules.append(station_rule(station.c.kind.in_(LOCAL_KINDS), local, of))
         kinds += LOCAL_KINDS
     if city is not None:
-        rules.append(station_rule(station.c.kind == CITY_STATION_KIND, city))
+        rules.append(station_rule(station.c.kind == CITY_STATION_KIND, city, of))
         kinds.append(CITY_STATION_KIND)
     if local is not None and city is not None:
         needed = case((judged.c.kind == CITY_STATION_KIND, city.airings_per_month), else_=local.airings_per_month)
@@ -354,10 +357,6 @@ def raw_per_month(unit_months: Select) -> Select:
 # quota there), one pair per counted month; per-unit totals and the monthly series are sums of those columns.
 
 
-def _tally(source: str, key: ColumnElement, year: int, tag: str = ""):
-    return and_(tallies.c.source == source, tallies.c.key_id == key, tallies.c.tag == tag, tallies.c.year == year)
-
-
 def _wide(ctx: KpiContext, kinds: tuple[str, ...], counts, needed: ColumnElement | int, joined) -> Select:
     """(unit_id, due_MM, ok_MM...) for units of `kinds` existing in the counted months; `counts(col)` is the
     unit's tally of month column `col` (NULL when nothing was recorded)."""
@@ -381,17 +380,19 @@ def broadcast_months(ctx: KpiContext) -> Select:
     its broadcasts meeting the quota's channel and length was aired often enough. A kind whose activity sets no
     quota owes nothing and is not counted."""
     station = units.alias("station")
-    rule, kinds, needed = _station_quotas(ctx, station, units)
+    rule, kinds, needed = _station_quotas(ctx, station, units, of=tallies)
     cols = [f"m{m.first.month:02d}" for m in ctx.period.months]
     best = (
-        select(broadcasts.c.unit_id, *(func.max(tallies.c[c]).label(c) for c in cols))
-        .select_from(
-            broadcasts.join(tallies, _tally("airings", broadcasts.c.id, ctx.period.year)).join(
-                station, station.c.id == broadcasts.c.unit_id
-            )
+        select(tallies.c.unit_id, *(func.max(tallies.c[c]).label(c) for c in cols))
+        .select_from(tallies.join(station, station.c.id == tallies.c.unit_id))
+        .where(
+            tallies.c.source == "airings",
+            tallies.c.year == ctx.period.year,
+            tallies.c.tag == "",
+            rule,
+            ctx.in_scope(tallies.c.unit_id),
         )
-        .where(rule, ctx.in_scope(broadcasts.c.unit_id))
-        .group_by(broadcasts.c.unit_id)
+        .group_by(tallies.c.unit_id)
         .subquery("best")
     )
     joined = units.outerjoin(best, best.c.unit_id == units.c.id)

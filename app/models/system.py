@@ -84,6 +84,7 @@ class MonthTally(SQLModel, table=True):
     forum and airing of the year: the row count is that of the units, not of the records."""
 
     __tablename__ = "month_tallies"
+    __table_args__ = (Index("ix_month_tallies_source_key_id", "source", "key_id"),)
 
     # key order: one source's year (and tag) is one range of the key, which is what a KPI reads
     source: str = Field(max_length=32, primary_key=True)
@@ -102,3 +103,7 @@ class MonthTally(SQLModel, table=True):
     m10: int = Field(default=0, nullable=False)
     m11: int = Field(default=0, nullable=False)
     m12: int = Field(default=0, nullable=False)
+    # an airing's row carries what B1 and B3 judge of its broadcast (kept by a trigger on broadcasts)
+    unit_id: int | None = Field(default=None, sa_type=IdType)
+    channel: str | None = Field(default=None, max_length=32)
+    duration_minutes: int | None = Field(default=None)

@@ -103,8 +103,8 @@ def _recount() -> set[tuple]:
 
 def _tallies() -> set[tuple]:
     months = ", ".join(f"m{i:02d}" for i in range(1, 13))
-    rows = _sql(f"SELECT source, key_id, tag, year, {months} FROM month_tallies")
-    return {tuple(r) for r in rows if any(r[4:])}  # a row whose records all left it keeps zeros
+    rows = _sql(f"SELECT source, key_id, tag, year, {months}, unit_id, channel, duration_minutes FROM month_tallies")
+    return {tuple(r) for r in rows if any(r[4:16])}  # a row whose records all left it keeps zeros
 
 
 def _check(world, lead, ward_api, ward_id: int) -> None:
@@ -174,7 +174,11 @@ def test_compliance_from_tallies_equals_the_raw_aggregates_after_every_kind_of_w
     assert r.status_code == 201, r.text
     radio = r.json()
     factory.broadcast(center, channel="city_radio_tv", airings=[f"2022-02-0{d}T01:00:00Z" for d in range(1, 6)])
-    factory.broadcast(ward["id"], duration_minutes=16, airings=[f"2022-06-0{d}T01:00:00Z" for d in range(1, 4)])
+    too_long = factory.broadcast(
+        ward["id"], duration_minutes=16, airings=[f"2022-06-0{d}T01:00:00Z" for d in range(1, 4)]
+    )
+    elsewhere = world.new_unit("ward", "UBND-TK")["id"]
+    moving = factory.broadcast(elsewhere, airings=[f"2022-09-0{d}T01:00:00Z" for d in range(1, 4)])
     _check(world, lead, ward_api, ward["id"])
 
     # a forum moved to another month, another kind, another village; one deleted
@@ -194,6 +198,19 @@ def test_compliance_from_tallies_equals_the_raw_aggregates_after_every_kind_of_w
         "airings": ["2022-05-10T01:00:00Z", "2022-05-20T01:00:00Z", *(f"2022-07-0{d}T01:00:00Z" for d in (1, 2, 3))]
     }
     assert lead.patch(path, json=body, headers=_if_match(lead, path)).status_code == 200
+    # what B1 and B3 judge of a broadcast changes: its length (July no longer counts), its unit (September moves
+    # to this ward), its channel
+    assert lead.patch(path, json={"duration_minutes": 16}, headers=_if_match(lead, path)).status_code == 200
+    path = f"/api/v1/broadcasts/{moving}"
+    assert lead.patch(path, json={"unit_id": ward["id"]}, headers=_if_match(lead, path)).status_code == 200
+    path = f"/api/v1/broadcasts/{radio['id']}"
+    assert lead.patch(path, json={"channel": "web_portal"}, headers=_if_match(lead, path)).status_code == 200
+    assert (
+        lead.patch(
+            path, json={"channel": "ward_radio", "duration_minutes": 14}, headers=_if_match(lead, path)
+        ).status_code
+        == 200
+    )
     _check(world, lead, ward_api, ward["id"])
 
     # an import of forums (creates and updates), then writes around the API and a broadcast deleted with its airings
@@ -205,6 +222,7 @@ def test_compliance_from_tallies_equals_the_raw_aggregates_after_every_kind_of_w
     _sql("UPDATE forums SET held_on = :d WHERE unit_id = :u AND external_ref LIKE 'imp-%'", d=date(2023, 3, 3), u=late)
     _sql("DELETE FROM forums WHERE unit_id = :u AND held_on < :d", u=villages[1], d=date(2022, 3, 1))
     _sql("UPDATE airings SET aired_at = aired_at WHERE broadcast_id = :b", b=radio["id"])  # no change at all
+    _sql("UPDATE broadcasts SET duration_minutes = 12 WHERE id = :b", b=too_long)  # June counts now
     factory.broadcast(ward["id"], airings=[f"2022-08-0{d}T01:00:00Z" for d in range(1, 4)])
     path = f"/api/v1/broadcasts/{radio['id']}"
     assert lead.delete(path, headers=_if_match(lead, path)).status_code == 204
@@ -218,4 +236,5 @@ def test_the_migration_puts_a_trigger_on_every_event(world):
     else:
         rows = _sql("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'dx_tally_%'")
     events = ("ins", "upd", "del", "trunc") if BACKEND == "postgresql" else ("ins", "upd", "del")
-    assert {r[0] for r in rows} == {f"dx_tally_{t}_{e}" for t in m.SOURCES for e in events}
+    owners = {f"dx_tally_{owner}_upd" for owner, _ in m.OWNERS.values()}
+    assert {r[0] for r in rows} == {f"dx_tally_{t}_{e}" for t in m.SOURCES for e in events} | owners
