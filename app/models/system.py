@@ -84,7 +84,10 @@ class MonthTally(SQLModel, table=True):
     forum and airing of the year: the row count is that of the units, not of the records."""
 
     __tablename__ = "month_tallies"
-    __table_args__ = (Index("ix_month_tallies_source_key_id", "source", "key_id"),)
+    __table_args__ = (
+        Index("ix_month_tallies_source_key_id", "source", "key_id"),
+        Index("ix_month_tallies_unit_id_year", "unit_id", "year"),
+    )
 
     # key order: one source's year (and tag) is one range of the key, which is what a KPI reads
     source: str = Field(max_length=32, primary_key=True)

@@ -182,6 +182,8 @@ def upgrade() -> None:
     )
     # the owner's trigger finds an airing's rows by broadcast, whatever the year
     op.create_index("ix_month_tallies_source_key_id", "month_tallies", ["source", "key_id"])
+    # a ward's broadcast compliance reads its stations' airing rows
+    op.create_index("ix_month_tallies_unit_id_year", "month_tallies", ["unit_id", "year"])
     postgresql = op.get_bind().dialect.name == "postgresql"
     for t in SOURCES:
         if postgresql:
