@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
-from app.kpis.periods import Month, Period, local_midnight, local_month, month_of
+from app.kpis.periods import Month, Period, local_midnight, local_month, month_after, month_of
 from app.models import (
     Airing,
     AnnualReport,
@@ -116,10 +116,11 @@ def unit_plan_coverage(ctx: KpiContext) -> Select:
     )
 
 
-def official_training_coverage(ctx: KpiContext) -> Select:
-    """Per staffed unit: min(staff_count, officials trained since the plan began), over staff_count."""
+def raw_official_training_coverage(ctx: KpiContext) -> Select:
+    """The reference the tallies are tested against: per staffed unit, min(staff_count, officials trained since
+    the plan began), over staff_count, summed from every participant row of every officials' training."""
     trained = (
-        select(participants.c.unit_id, func.sum(participants.c.count).label("trained"))
+        select(participants.c.unit_id.label("key_id"), func.sum(participants.c.count).label("n"))
         .select_from(participants.join(trainings, trainings.c.id == participants.c.training_id))
         .where(
             trainings.c.audience == "officials",
@@ -130,20 +131,25 @@ def official_training_coverage(ctx: KpiContext) -> Select:
         .group_by(participants.c.unit_id)
         .subquery("trained")
     )
-    count = func.coalesce(trained.c.trained, 0)
+    return _training_coverage(ctx, trained)
+
+
+def _training_coverage(ctx: KpiContext, trained) -> Select:
+    count = func.coalesce(trained.c.n, 0)
     return (
         select(
             units.c.id.label("unit_id"),
             case((count < units.c.staff_count, count), else_=units.c.staff_count).label("numerator"),
             units.c.staff_count.label("denominator"),
         )
-        .select_from(units.outerjoin(trained, trained.c.unit_id == units.c.id))
+        .select_from(units.outerjoin(trained, trained.c.key_id == units.c.id))
         .where(units.c.staff_count > 0, exists_between(ctx.period.first, ctx.period.last), ctx.in_scope(units.c.id))
     )
 
 
-def school_dx_coverage(ctx: KpiContext) -> Select:
-    """Active schools that organised at least one training for students in the year."""
+def raw_school_dx_coverage(ctx: KpiContext) -> Select:
+    """The reference the tallies are tested against: active schools that organised at least one training for
+    students in the year, grouped from every training."""
     joined = units.outerjoin(
         trainings,
         and_(
@@ -162,6 +168,91 @@ def school_dx_coverage(ctx: KpiContext) -> Select:
         .select_from(joined)
         .where(*_active_units(ctx, ("school",)))
         .group_by(units.c.id)
+    )
+
+
+def _tallied_days(ctx: KpiContext, source: str, tag: str, first: date, last: date, raw) -> Select:
+    """(key_id, n): a source's tally per key over the days [first, last]. Whole months are read from
+    `month_tallies` (one statement per set of month columns, the years sharing it as a range); a month cut by
+    `first` or `last` (an as-of day mid-month) is counted from the records by `raw(first, last)`, which gives
+    (key_id, n) of a span of days within one month."""
+    columns: dict[int, list[str]] = {}
+    partial: list[tuple[date, date]] = []
+    month = date(first.year, first.month, 1)
+    while month <= last:
+        after = month_after(month)
+        end = after - timedelta(days=1)
+        if month >= first and end <= last:
+            columns.setdefault(month.year, []).append(f"m{month.month:02d}")
+        else:
+            partial.append((max(month, first), min(end, last)))
+        month = after
+    # only the first and the last year can miss months, so the years sharing a set of columns are a range
+    by_columns: dict[tuple[str, ...], list[int]] = {}
+    for year, cols in columns.items():
+        by_columns.setdefault(tuple(cols), []).append(year)
+    parts = [
+        select(tallies.c.key_id, _sum([tallies.c[c] for c in cols]).label("n")).where(
+            tallies.c.source == source,
+            tallies.c.year.between(years[0], years[-1]),
+            tallies.c.tag == tag,
+            ctx.in_scope(tallies.c.key_id),
+        )
+        for cols, years in by_columns.items()
+    ] + [raw(a, b) for a, b in partial]
+    if not parts:
+        return select(literal(0).label("key_id"), literal(0).label("n")).where(false())
+    spans = (parts[0] if len(parts) == 1 else union_all(*parts)).subquery("spans")
+    return select(spans.c.key_id, func.sum(spans.c.n).label("n")).group_by(spans.c.key_id)
+
+
+def official_training_coverage(ctx: KpiContext) -> Select:
+    """Per staffed unit: min(staff_count, officials trained since the plan began), over staff_count; the
+    trained are summed from the participants' tallies (migration 0011) per month, their unit and the training's
+    audience and month."""
+
+    def raw(first: date, last: date) -> Select:
+        return (
+            select(participants.c.unit_id.label("key_id"), func.sum(participants.c.count).label("n"))
+            .select_from(participants.join(trainings, trainings.c.id == participants.c.training_id))
+            .where(
+                trainings.c.audience == "officials",
+                trainings.c.held_on.between(first, last),
+                ctx.in_scope(participants.c.unit_id),
+            )
+            .group_by(participants.c.unit_id)
+        )
+
+    first, last = ctx.plan.starts_on, ctx.period.last_counted_day
+    trained = _tallied_days(ctx, "training_participants", "officials", first, last, raw).subquery("trained")
+    return _training_coverage(ctx, trained)
+
+
+def school_dx_coverage(ctx: KpiContext) -> Select:
+    """Active schools that organised at least one training for students in the year (the trainings' tallies,
+    migration 0011: per organising unit, audience and month)."""
+
+    def raw(first: date, last: date) -> Select:
+        return (
+            select(trainings.c.unit_id.label("key_id"), func.count().label("n"))
+            .where(
+                trainings.c.audience == "students",
+                trainings.c.held_on.between(first, last),
+                ctx.in_scope(trainings.c.unit_id),
+            )
+            .group_by(trainings.c.unit_id)
+        )
+
+    first, last = ctx.period.first, ctx.period.last_counted_day
+    held = _tallied_days(ctx, "trainings", "students", first, last, raw).subquery("held")
+    return (
+        select(
+            units.c.id.label("unit_id"),
+            _flag(func.coalesce(held.c.n, 0) > 0).label("numerator"),
+            literal(1).label("denominator"),
+        )
+        .select_from(units.outerjoin(held, held.c.key_id == units.c.id))
+        .where(*_active_units(ctx, ("school",)))
     )
 
 

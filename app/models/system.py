@@ -79,9 +79,11 @@ MONTH_COLUMNS = tuple(f"m{m:02d}" for m in range(1, 13))
 class MonthTally(SQLModel, table=True):
     """How many records of a source fell in each local month of a year, per key, kept by database triggers in the
     same transaction as every insert, update and delete (migration 0010). `forums`: key = unit, tag = the forum's
-    kind, month of `held_on`; `airings`: key = broadcast, tag = '', local month of `aired_at`. The monthly KPIs
-    (broadcast and forum compliance) read one row per unit or broadcast and year here instead of grouping every
-    forum and airing of the year: the row count is that of the units, not of the records."""
+    kind, month of `held_on`; `airings`: key = broadcast, tag = '', local month of `aired_at`; `trainings`
+    (migration 0011): key = organising unit, tag = audience; `training_participants`: key = the participants' unit,
+    tag = the training's audience, the sum of their counts in the training's month. The KPIs read one row per unit
+    or broadcast and year here instead of grouping every record of the year: the row count is that of the units,
+    not of the records."""
 
     __tablename__ = "month_tallies"
     __table_args__ = (

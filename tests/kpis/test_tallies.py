@@ -1,7 +1,8 @@
-"""Broadcast and forum compliance read `month_tallies` (migration 0010), which triggers keep in the same
-transaction as every write. Whatever is written, through the API or around it, their answers must equal the raw
-aggregates over every airing and forum (`queries.raw_*`, what the KPIs computed before the tallies), for the
-city and for a ward, for every year and as-of day, and the tallies must equal a recount from scratch."""
+"""Broadcast and forum compliance (migration 0010) and the two training KPIs (migration 0011) read
+`month_tallies`, which triggers keep in the same transaction as every write. Whatever is written, through the API
+or around it, their answers must equal the raw aggregates over every airing, forum, training and participant
+(`queries.raw_*`, what the KPIs computed before the tallies), for the city and for a ward, for every year and
+as-of day (mid-month too: that month is counted from the records), and the tallies must equal a recount."""
 
 from __future__ import annotations
 
@@ -22,12 +23,17 @@ from tests.conftest import BACKEND
 from tests.conftest import run_sql as _sql
 from tests.factories import Factory
 
-MIGRATION = Path(__file__).parents[2] / "migrations/versions/20261202_0010_month_tallies.py"
-RAW = {"broadcast_compliance": queries.raw_broadcast_months, "forum_compliance": queries.raw_forum_months}
+VERSIONS = Path(__file__).parents[2] / "migrations/versions"
+MONTHLY = {"broadcast_compliance": queries.raw_broadcast_months, "forum_compliance": queries.raw_forum_months}
+PER_UNIT = {
+    "official_training_coverage": queries.raw_official_training_coverage,
+    "school_dx_coverage": queries.raw_school_dx_coverage,
+}
+CODES = (*MONTHLY, *PER_UNIT)
 
 
-def _migration():
-    spec = importlib.util.spec_from_file_location("m0010", MIGRATION)
+def _migration(name: str = "20261202_0010_month_tallies"):
+    spec = importlib.util.spec_from_file_location(name, VERSIONS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)  # type: ignore[union-attr]
     return module
@@ -57,19 +63,22 @@ def _reference(year: int, as_of: date, scope: tuple[int, ...] | None) -> dict:
     out = {}
     try:
         with engine.connect() as conn:
-            for code, raw in RAW.items():
-                per_unit = queries.raw_per_unit(raw(ctx)).subquery()
-                total = conn.execute(
-                    select(
-                        func.coalesce(func.sum(per_unit.c.numerator), 0),
-                        func.coalesce(func.sum(per_unit.c.denominator), 0),
-                    )
+
+            def total(per_unit) -> tuple[int, int]:
+                sub = per_unit.subquery()
+                found = conn.execute(
+                    select(func.coalesce(func.sum(sub.c.numerator), 0), func.coalesce(func.sum(sub.c.denominator), 0))
                 ).one()
+                return int(found[0]), int(found[1])
+
+            for code, raw in MONTHLY.items():
                 months = {
                     r.month: (int(r.numerator), int(r.denominator))
                     for r in conn.execute(queries.raw_per_month(raw(ctx)))
                 }
-                out[code] = ((int(total[0]), int(total[1])), months)
+                out[code] = (total(queries.raw_per_unit(raw(ctx))), months)
+            for code, raw in PER_UNIT.items():
+                out[code] = (total(raw(ctx)), None)
     finally:
         engine.dispose()
     return out
@@ -79,13 +88,12 @@ def _answers(api, year: int, as_of: date) -> dict:
     params = {"year": year, "as_of": as_of.isoformat()}
     r = api.get("/api/v1/kpis", params=params)
     assert r.status_code == 200, r.text
-    totals = {k["code"]: (k["numerator"], k["denominator"]) for k in r.json()["items"] if k["code"] in RAW}
+    totals = {k["code"]: (k["numerator"], k["denominator"]) for k in r.json()["items"] if k["code"] in CODES}
     r = api.get("/api/v1/reports/annual", params=params)
     assert r.status_code == 200, r.text
     monthly = r.json()["monthly"]
-    return {
-        code: (totals[code], {p["month"]: (p["numerator"], p["denominator"]) for p in monthly[code]}) for code in RAW
-    }
+    series = {code: {p["month"]: (p["numerator"], p["denominator"]) for p in monthly[code]} for code in MONTHLY}
+    return {code: (totals[code], series.get(code)) for code in CODES}
 
 
 def _scope(ward_id: int) -> tuple[int, ...]:
@@ -93,11 +101,18 @@ def _scope(ward_id: int) -> tuple[int, ...]:
 
 
 def _recount() -> set[tuple]:
-    m = _migration()
+    """Every source's tallies counted from scratch by its migration's backfill."""
+    m, trained = _migration(), _migration("20261203_0011_training_tallies")
+    postgresql = BACKEND == "postgresql"
     rows = set()
     for t in m.SOURCES:
-        sql = m._pg_pivot(t, m._pg_rows(t, t, 1)) if BACKEND == "postgresql" else m._sqlite_backfill(t)
+        sql = m._pg_pivot(t, m._pg_rows(t, t, 1)) if postgresql else m._sqlite_backfill(t)
         rows |= {tuple(int(v) if isinstance(v, int) else v for v in r) for r in _sql(sql)}
+    for t in trained.SOURCES:  # no broadcast columns
+        rows |= {
+            (*(int(v) if isinstance(v, int) else v for v in r), None, None, None)
+            for r in _sql(trained.recount(t, postgresql))
+        }
     return rows
 
 
@@ -107,10 +122,10 @@ def _tallies() -> set[tuple]:
     return {tuple(r) for r in rows if any(r[4:16])}  # a row whose records all left it keeps zeros
 
 
-def _check(world, lead, ward_api, ward_id: int) -> None:
-    assert _tallies() == _recount(), "month_tallies differ from a recount of the forums and airings"
+def _check(world, lead, ward_api, ward_id: int, checked: tuple[str, ...] = tuple(MONTHLY)) -> None:
+    assert _tallies() == _recount(), "month_tallies differ from a recount of the forums, airings and trainings"
     whole_year = _reference(2022, date(2023, 1, 1), _scope(ward_id))
-    assert all(whole_year[code][0][0] > 0 for code in RAW), (
+    assert all(whole_year[code][0][0] > 0 for code in checked), (
         f"nothing compliant: the comparison proves nothing {whole_year}"
     )
     for year, as_of in (
@@ -118,12 +133,14 @@ def _check(world, lead, ward_api, ward_id: int) -> None:
         (2022, date(2023, 1, 1)),
         (2023, date(2023, 6, 15)),
         (2021, date(2022, 1, 1)),
+        (2022, date(2022, 3, 1)),
+        (2023, date(2023, 12, 31)),
     ):
         assert _answers(lead, year, as_of) == _reference(year, as_of, None), (
-            f"the city's compliance KPIs for {year} as of {as_of} differ from the raw aggregates"
+            f"the city's KPIs read from tallies for {year} as of {as_of} differ from the raw aggregates"
         )
         assert _answers(ward_api, year, as_of) == _reference(year, as_of, _scope(ward_id)), (
-            f"a ward's compliance KPIs for {year} as of {as_of} differ from the raw aggregates over its scope"
+            f"a ward's KPIs read from tallies for {year} as of {as_of} differ from the raw aggregates over its scope"
         )
 
 
@@ -229,6 +246,75 @@ def test_compliance_from_tallies_equals_the_raw_aggregates_after_every_kind_of_w
     _check(world, lead, ward_api, ward["id"])
 
 
+def test_training_kpis_from_tallies_equal_the_raw_aggregates_after_every_kind_of_write(world, lead, factory):
+    ward = world.new_unit("ward", "UBND-TK", staff_count=20)
+    ward_api = world.user("unit", ward["code"])
+    village = world.new_unit("village", ward["code"], staff_count=6)["id"]
+    schools = [world.new_unit("school", ward["code"])["id"] for _ in range(2)]
+    other = world.new_unit("ward", "UBND-TK", staff_count=9)["id"]
+
+    def training(unit: int, ref: str, held_on: str, audience: str, who: dict[int, int]) -> dict:
+        body = {
+            "unit_id": unit,
+            "external_ref": ref,
+            "audience": audience,
+            "held_on": held_on,
+            "title": "Tập huấn chuyển đổi số",
+            "participants": [{"unit_id": u, "count": n} for u, n in who.items()],
+        }
+        r = lead.post("/api/v1/trainings", json=body)
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    made = [
+        training(ward["id"], "o-1", "2022-03-10", "officials", {ward["id"]: 3, village: 2, other: 4}),
+        training(ward["id"], "o-2", "2022-06-15", "officials", {ward["id"]: 5}),
+        training(other, "o-3", "2021-06-30", "officials", {ward["id"]: 7, other: 1}),  # before the plan began
+        training(ward["id"], "o-4", "2023-06-10", "officials", {village: 3}),
+        training(ward["id"], "o-5", "2023-06-20", "officials", {village: 1, other: 2}),  # after 15 June
+        training(schools[0], "s-1", "2022-05-05", "students", {schools[0]: 120}),
+        training(schools[1], "s-2", "2023-06-16", "students", {schools[1]: 80}),
+        training(schools[1], "s-3", "2022-02-28", "students", {schools[1]: 60}),
+    ]
+    factory.training(schools[1], "2022-11-30", audience="students", participants={schools[1]: 40})  # around the API
+    factory.training(other, "2021-07-01", participants={ward["id"]: 2})
+    _check(world, lead, ward_api, ward["id"], tuple(PER_UNIT))
+
+    # moved to another month and another year, another audience; participants replaced; one deleted
+    for i, change in (
+        (0, {"held_on": "2022-08-01"}),
+        (1, {"held_on": "2023-01-05"}),
+        (3, {"audience": "residents"}),
+        (4, {"participants": [{"unit_id": village, "count": 4}, {"unit_id": ward["id"], "count": 6}]}),
+        (5, {"unit_id": schools[1], "held_on": "2022-12-31"}),
+        (6, {"title": "Chỉ đổi tên"}),
+    ):
+        path = f"/api/v1/trainings/{made[i]['id']}"
+        r = lead.patch(path, json=change, headers=_if_match(lead, path))
+        assert r.status_code == 200, f"PATCH {change}: {r.text}"
+    path = f"/api/v1/trainings/{made[7]['id']}"
+    assert lead.delete(path, headers=_if_match(lead, path)).status_code == 204
+    _check(world, lead, ward_api, ward["id"], tuple(PER_UNIT))
+
+    # an import (creates and an update), then writes around the API, and a cascade delete of a training
+    rows = [
+        {"unit_id": ward["id"], "external_ref": f"imp-{m}", "audience": "officials", "title": "Lớp nhập",
+         "held_on": f"2022-{m:02d}-09", "participants": [{"unit_id": village, "count": m}]} for m in (4, 9)
+    ]  # fmt: skip
+    rows.append({"unit_id": ward["id"], "external_ref": "o-4", "held_on": "2022-10-10", "audience": "officials"})
+    r = lead.post("/api/v1/imports/trainings", json={"rows": rows})
+    assert r.status_code == 200 and r.json()["status"] == "committed", r.text
+    _sql("UPDATE training_participants SET count = count + 2 WHERE unit_id = :u", u=village)
+    _sql("UPDATE training_participants SET unit_id = :o WHERE training_id = :t", o=other, t=made[1]["id"])
+    _sql("UPDATE trainings SET held_on = :d WHERE id = :t", d=date(2022, 7, 7), t=made[0]["id"])
+    _sql("UPDATE trainings SET title = 'x' WHERE unit_id = :u", u=schools[1])  # no change at all
+    _sql("DELETE FROM training_participants WHERE training_id = :t AND unit_id = :u", t=made[4]["id"], u=village)
+    _sql("INSERT INTO training_participants (training_id, unit_id, count) VALUES (:t, :u, 5)", t=made[2]["id"],
+         u=village)  # fmt: skip
+    _sql("DELETE FROM trainings WHERE id = :t", t=made[0]["id"])  # its participants go by ON DELETE CASCADE
+    _check(world, lead, ward_api, ward["id"], tuple(PER_UNIT))
+
+
 def test_the_migration_puts_a_trigger_on_every_event(world):
     m = _migration()
     if BACKEND == "postgresql":
@@ -237,4 +323,7 @@ def test_the_migration_puts_a_trigger_on_every_event(world):
         rows = _sql("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'dx_tally_%'")
     events = ("ins", "upd", "del", "trunc") if BACKEND == "postgresql" else ("ins", "upd", "del")
     owners = {f"dx_tally_{owner}_upd" for owner, _ in m.OWNERS.values()}
-    assert {r[0] for r in rows} == {f"dx_tally_{t}_{e}" for t in m.SOURCES for e in events} | owners
+    # a training's participants move with its day and audience, and leave with it
+    owners |= {"dx_tally_trainings_moved", "dx_tally_trainings_gone"}
+    sources = (*m.SOURCES, *_migration("20261203_0011_training_tallies").SOURCES)
+    assert {r[0] for r in rows} == {f"dx_tally_{t}_{e}" for t in sources for e in events} | owners
