@@ -210,7 +210,7 @@ def run_import(
             spy = None
             if profile is not None:
                 spy = subprocess.Popen(
-                    [PY_SPY, "record", "-p", str(server.proc.pid), "-f", "raw", "-o", str(profile), "-r", "200"],
+                    [PY_SPY, "record", "-p", str(server.proc.pid), "-f", "raw", "-o", str(profile), "-r", "1000"],
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
@@ -270,7 +270,7 @@ def print_profile(path: Path) -> None:
             "other",
         )
         package[where] += n
-    print(f"\nServer CPU during one import (py-spy, {total} samples at 200/s; leaf frames):")
+    print(f"\nServer CPU during one import (py-spy, {total} samples at 1000/s; leaf frames):")
     for label, n in package.most_common():
         print(f"  {label:<22} {100 * n / total:5.1f}%")
     for leaf, n in own.most_common(15):
@@ -351,7 +351,7 @@ def bench(args: argparse.Namespace) -> int:
                 print("py-spy is not installed (pip install -r requirements-dev.txt)")
             else:
                 with tempfile.TemporaryDirectory() as tmp:
-                    out = Path(tmp) / "import.txt"
+                    out = Path(args.profile_out or Path(tmp) / "import.txt")
                     run_import(env, token, body, args.rows, key=None, profile=out)
                     empty(url)
                     print_profile(out)
@@ -405,6 +405,7 @@ def main() -> None:
     p.add_argument("--no-explain", dest="explain", action="store_false", help="skip the one-factor variants")
     p.add_argument("--explain-rounds", type=int, default=3)
     p.add_argument("--profile", action="store_true", help="py-spy over one more import")
+    p.add_argument("--profile-out", help="--profile: keep py-spy's raw samples in this file")
     sys.exit(bench(p.parse_args()))
 
 

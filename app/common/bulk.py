@@ -8,8 +8,8 @@ from typing import Any
 
 import orjson
 import psycopg
-from sqlalchemy import JSON, Table, and_, bindparam, func, insert, select, text, tuple_
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import JSON, Table, Text, and_, bindparam, cast, column, func, insert, select, text, tuple_
+from sqlalchemy.dialects.postgresql import JSON as PG_JSON
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -78,15 +78,21 @@ async def select_by_keys(
     conn: AsyncConnection, table: Table, columns: list[str], keys: list[tuple], *extra: Any, for_update: bool = False
 ) -> list[dict[str, Any]]:
     """Rows of `table` whose `columns` equal one of `keys` (plus `extra` WHERE clauses). On PostgreSQL one query
-    joins against the keys sent as arrays (two parameters, whatever the count), locking the rows found when
-    `for_update`; elsewhere IN lists in chunks (SQLite's writer already holds the database)."""
+    joins against the keys sent as one JSON text (`json_to_recordset`, typed as the columns): one parameter
+    whatever the count, serialised by orjson, where arrays of 50,000 keys cost the driver's Python dumpers a
+    tenth of an import; the rows found are locked when `for_update`. Elsewhere IN lists in chunks (SQLite's
+    writer already holds the database)."""
     if not keys:
         return []
     cols = [table.c[c] for c in columns]
     if conn.dialect.name == "postgresql":
-        arrays = [bindparam(f"k{i}", [k[i] for k in keys], type_=ARRAY(col.type)) for i, col in enumerate(cols)]
-        wanted = func.unnest(*arrays).table_valued(*[f"k{i}" for i in range(len(cols))]).render_derived(name="wanted")
-        q = select(table).join(wanted, and_(*[col == wanted.c[f"k{i}"] for i, col in enumerate(cols)])).where(*extra)
+        payload = orjson.dumps([dict(zip(columns, k, strict=True)) for k in keys], default=str).decode()
+        wanted = (
+            func.json_to_recordset(cast(bindparam("keys", payload, type_=Text), PG_JSON))
+            .table_valued(*[column(c, col.type) for c, col in zip(columns, cols, strict=True)])
+            .render_derived(name="wanted", with_types=True)
+        )
+        q = select(table).join(wanted, and_(*[col == wanted.c[col.name] for col in cols])).where(*extra)
         if for_update:
             q = q.with_for_update(of=table)
         return [dict(r) for r in (await conn.execute(q)).mappings()]

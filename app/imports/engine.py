@@ -7,6 +7,7 @@ import asyncio
 import gc
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -22,8 +23,7 @@ from app.i18n import pydantic_message
 from app.imports.parsers import Parsed
 
 META = {"created_at", "updated_at", "version"}
-YIELD_EVERY = 250  # rows validated between two chances for the event loop to serve other requests
-_ID = TypeAdapter(Id)
+YIELD_EVERY = 500  # rows validated between two chances for the event loop to serve other requests
 
 
 @dataclass
@@ -71,13 +71,25 @@ def _loc_field(loc: Iterable[Any]) -> str:
     return ".".join(parts)
 
 
-def _key_types(ispec: ImportSpec) -> dict[str, TypeAdapter]:
-    """A validator for `id` and for each column rows match on, as the create schema types it."""
-    fields = ispec.spec.create.model_fields
-    out: dict[str, TypeAdapter] = {"id": _ID}
-    for column in ispec.match_on:
-        out[column] = _ID if column not in fields or column.endswith("_id") else TypeAdapter(fields[column].annotation)
-    return out
+def _key_types(ispec: ImportSpec) -> dict[str, tuple[TypeAdapter, TypeAdapter]]:
+    """Validators (one cell, a list of cells) for `id` and each column rows match on, as the create schema
+    types it; built once per resource."""
+    found = _KEY_TYPES.get(ispec.spec.name)
+    if found is None:
+        fields = ispec.spec.create.model_fields
+        types: dict[str, Any] = {"id": Id}
+        for column in ispec.match_on:
+            types[column] = Id if column not in fields or column.endswith("_id") else fields[column].annotation
+        found = _KEY_TYPES[ispec.spec.name] = {c: (TypeAdapter(t), TypeAdapter(list[t])) for c, t in types.items()}
+    return found
+
+
+_KEY_TYPES: dict[str, dict[str, tuple[TypeAdapter, TypeAdapter]]] = {}
+
+
+def _key_of(columns: tuple[str, ...]):
+    """A row's key: its values of `columns` as a tuple (None where a cell is missing)."""
+    return lambda raw: tuple(map(raw.get, columns))
 
 
 def _fields(model: type[BaseModel]) -> set[str]:
@@ -163,15 +175,18 @@ async def _run_import(
 
     # the cells rows are matched on, read as the schema reads them: a wrong type is an error of that cell,
     # and no query ever sees it
-    key_types = _key_types(ispec)
-    for r in rows:
-        for column, adapter in key_types.items():
-            if r.raw.get(column) is None:
-                continue
-            try:
-                r.raw[column] = adapter.validate_python(r.raw[column])
-            except ValidationError as exc:
-                err(RowError(r.number, column, pydantic_message(exc.errors()[0])))
+    for column, (adapter, many) in _key_types(ispec).items():
+        named = [r for r in rows if r.raw.get(column) is not None]
+        try:
+            # the column's cells of all rows in one validation; row by row only when a cell is wrong
+            for r, value in zip(named, many.validate_python([r.raw[column] for r in named]), strict=True):
+                r.raw[column] = value
+        except ValidationError:
+            for r in named:
+                try:
+                    r.raw[column] = adapter.validate_python(r.raw[column])
+                except ValidationError as exc:
+                    err(RowError(r.number, column, pydantic_message(exc.errors()[0])))
     bad_keys = {e.row for e in out.errors}
 
     # match: by id, else by the resource's key
@@ -179,14 +194,15 @@ async def _run_import(
     # the matched records are locked (PostgreSQL) until this import commits: a PATCH meanwhile waits for it
     existing_by_id = await repository.load_many(conn, spec, principal, [k[0] for k in by_id], for_update=True)
     key_cols = ispec.match_on
-    keys = sorted(
-        {
-            tuple(r.raw.get(c) for c in key_cols)
-            for r in rows
-            if r.number not in bad_keys and "id" not in r.raw and all(r.raw.get(c) is not None for c in key_cols)
-        },
-        key=repr,
-    )
+    key_of = _key_of(key_cols)
+    wanted = {
+        key for r in rows if r.number not in bad_keys and "id" not in r.raw and None not in (key := key_of(r.raw))
+    }
+    try:
+        # in order, so that two imports lock the records they share in the same order
+        keys = sorted(wanted)  # each column's cells have been read as one type
+    except TypeError:
+        keys = sorted(wanted, key=repr)
     key_matched = await repository.find_by_keys(conn, spec, list(key_cols), keys, for_update=True)
     await repository.attach_children(conn, spec, key_matched)
     existing_by_key = {tuple(rec[c] for c in key_cols): rec for rec in key_matched}
@@ -202,8 +218,8 @@ async def _run_import(
             r.existing = existing_by_id[rid]
             key = ("id", rid)
         else:
-            key = tuple(r.raw.get(c) for c in key_cols)
-            if all(v is not None for v in key):
+            key = key_of(r.raw)
+            if None not in key:
                 r.existing = existing_by_key.get(key)
             else:
                 key = None
@@ -235,14 +251,11 @@ async def _run_import(
             err(e)
 
     parsed.rows.clear()  # each row's cells live on in its _Row only until it is validated
-    for i, r in enumerate(rows, start=1):
-        if r.number not in failed:
-            await _validate_row(ctx, ispec, r, row_err)
-            if r.data is not None:
-                r.raw = {}  # the validated values replace the cells: half the rows' memory at the peak
-        if i % YIELD_EVERY == 0:
-            # validation is CPU: let the loop serve other requests between slices of rows
-            await asyncio.sleep(0)
+    todo = [r for r in rows if r.number not in failed]
+    for start in range(0, len(todo), YIELD_EVERY):
+        # validation is CPU: let the loop serve other requests between slices of rows
+        await asyncio.sleep(0)
+        await _validate_rows(ctx, ispec, todo[start : start + YIELD_EVERY], row_err)
 
     checked = [r for r in rows if r.data is not None]
     items = [(r.data, r.existing["id"] if r.existing else None) for r in checked]
@@ -268,8 +281,8 @@ async def _run_import(
     return out
 
 
-async def _validate_row(ctx: Ctx, ispec: ImportSpec, r: _Row, err) -> None:
-    """One row through the same schema and rules as the create/update endpoints (scope checked in bulk)."""
+def _body(ispec: ImportSpec, r: _Row, err) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """A row's body for the create or update schema and its parent (nested records), or None after an error."""
     spec = ispec.spec
     raw = r.raw
     body = {k: v for k, v in raw.items() if k != "id"} if "id" in raw else dict(raw)
@@ -280,29 +293,75 @@ async def _validate_row(ctx: Ctx, ispec: ImportSpec, r: _Row, err) -> None:
         value = body.pop(key, None)
         if value is None and r.existing is None:
             err(RowError(r.number, key, "Field required"))
-            return
+            return None
         if value is not None:
             if not isinstance(value, int) or isinstance(value, bool):
                 err(RowError(r.number, key, "must be an integer id"))
-                return
+                return None
             if r.existing is not None and value != r.existing[key]:
                 err(RowError(r.number, key, "a record cannot move to another parent"))
-                return
+                return None
             parent[key] = value
-    existing = r.existing
+    return body, parent
+
+
+@lru_cache(maxsize=64)
+def _many(model: type[BaseModel]) -> TypeAdapter:
+    return TypeAdapter(list[model])  # type: ignore[valid-type]
+
+
+async def _validate_rows(ctx: Ctx, ispec: ImportSpec, rows: list[_Row], err) -> None:
+    """Rows through the same schema and rules as the create/update endpoints (scope checked in bulk). The new
+    records' bodies are validated and dumped in one pydantic call for the slice (row by row only when one of
+    them is wrong, for its errors); changes row by row (a PATCH's unset fields must stay unset)."""
+    spec = ispec.spec
+    creates: list[tuple[_Row, dict[str, Any], dict[str, Any]]] = []
+    for r in rows:
+        found = _body(ispec, r, err)
+        if found is None:
+            continue
+        if r.existing is None:
+            creates.append((r, *found))
+        else:
+            await _validate_row(ctx, ispec, r, spec.update, *found, err)
+    if not creates:
+        return
     try:
-        validated = (spec.create if existing is None else spec.update).model_validate(body)
+        many = _many(spec.create)
+        values = many.dump_python(many.validate_python([body for _, body, _ in creates]))
+    except ValidationError:
+        for r, body, parent in creates:
+            await _validate_row(ctx, ispec, r, spec.create, body, parent, err)
+        return
+    for (r, _, parent), data in zip(creates, values, strict=True):
+        await _prepare(ctx, ispec, r, {**data, **parent} if parent else data, err)
+
+
+async def _validate_row(
+    ctx: Ctx, ispec: ImportSpec, r: _Row, schema: type[BaseModel], body: dict[str, Any], parent: dict[str, Any], err
+) -> None:
+    try:
+        validated = schema.model_validate(body)
     except ValidationError as exc:
         for e in exc.errors():
             err(RowError(r.number, _loc_field(e["loc"]), pydantic_message(e)))
         return
+    if r.existing is None:
+        await _prepare(ctx, ispec, r, {**validated.model_dump(), **parent}, err)
+    else:
+        await _prepare(ctx, ispec, r, {**validated.model_dump(exclude_unset=True), **parent}, err)
+
+
+async def _prepare(ctx: Ctx, ispec: ImportSpec, r: _Row, values: dict[str, Any], err) -> None:
+    """The write path's checks (steps 2-4) for a validated row; its cells are dropped once it has its values."""
+    spec = ispec.spec
     try:
-        if existing is None:
+        if r.existing is None:
             # a create keeps only its values: no copy of what was asked (an update needs it to tell a change)
-            r.data = await writes.prepare_create(ctx, {**validated.model_dump(), **parent}, natural_keys=False)
+            r.data = await writes.prepare_create(ctx, values, natural_keys=False)
         else:
-            r.changes = {**validated.model_dump(exclude_unset=True), **parent}
-            r.data = await writes.prepare_update(ctx, existing, r.changes, natural_keys=False)
+            r.changes = values
+            r.data = await writes.prepare_update(ctx, r.existing, values, natural_keys=False)
     except AppError as exc:
         r.data = None
         if exc.errors:
@@ -310,6 +369,8 @@ async def _validate_row(ctx: Ctx, ispec: ImportSpec, r: _Row, err) -> None:
                 err(RowError(r.number, _loc_field(e["loc"]), pydantic_message(e)))
         else:
             err(RowError(r.number, spec.unit_column or "", exc.detail))
+        return
+    r.raw = {}  # the validated values replace the cells: half the rows' memory at the peak
 
 
 def _changed(spec: ResourceSpec, r: _Row) -> bool:
