@@ -46,6 +46,20 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+def _request_hash(scope: Scope, body: bytes) -> str:
+    """What an idempotency key is bound to: the path, the query, the content type and the body."""
+    digest = hashlib.sha256()
+    for part in (
+        scope["path"].encode(),
+        scope.get("query_string", b""),
+        (_header(scope, b"content-type") or "").encode(),
+        body,
+    ):
+        digest.update(part)
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
 async def read_body(receive: Receive) -> bytes | None:
     """The whole request body, or None when the client went away first."""
     chunks = []
@@ -58,15 +72,13 @@ async def read_body(receive: Receive) -> bytes | None:
             return b"".join(chunks)
 
 
-def replaying(body: bytes, receive: Receive) -> Receive:
-    """A receive that hands the app a body a middleware has already read, then defers to the real one."""
-    sent = False
+def replaying(body: list[bytes], receive: Receive) -> Receive:
+    """A receive that hands the app a body a middleware has already read (in a list, which it empties: the
+    app alone keeps the bytes then, and may let them go), then defers to the real one."""
 
     async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
+        if body:
+            return {"type": "http.request", "body": body.pop(), "more_body": False}
         return await receive()
 
     return replay
@@ -370,19 +382,13 @@ class Idempotency:
         body = await read_body(receive)
         if body is None:
             return
-        digest = hashlib.sha256()
-        for part in (
-            scope["path"].encode(),
-            scope.get("query_string", b""),
-            (_header(scope, b"content-type") or "").encode(),
-            body,
-        ):
-            digest.update(part + b"\x00")
-        request_hash = digest.hexdigest()
+        request_hash = _request_hash(scope, body)
         engine = self.engine_getter()
         lock = await _KeyLock.take(self.locks_getter(), principal, key)
+        held = [body]  # handed to the app, which alone keeps it then
+        del body
         try:
-            await self._handle(scope, receive, send, engine, lock, principal, key, body, request_hash)
+            await self._handle(scope, receive, send, engine, lock, principal, key, held, request_hash)
         finally:
             await lock.release()
 
@@ -402,7 +408,7 @@ class Idempotency:
         await send({"type": "http.response.start", "status": row["status_code"], "headers": headers})
         await send({"type": "http.response.body", "body": row["body"]})
 
-    async def _handle(self, scope, receive, send, engine, lock, principal, key, body, request_hash) -> None:  # noqa: C901
+    async def _handle(self, scope, receive, send, engine, lock, principal, key, held, request_hash) -> None:  # noqa: C901
         now = utcnow()
         t = idempotency_keys
         async with engine.begin() as conn:
@@ -448,7 +454,7 @@ class Idempotency:
                 await self._replay(send, row)
             return
 
-        replay_receive = replaying(body, receive)
+        replay_receive = replaying(held, receive)
         captured: dict[str, Any] = {"status": 500, "content_type": None, "headers": [], "secret": False, "body": []}
 
         async def capture_send(message: Message) -> None:

@@ -3,7 +3,9 @@ is 30x slower than COPY, and multi-row INSERT ... RETURNING spends its time re-p
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
+from itertools import chain, islice
 from typing import Any
 
 import orjson
@@ -42,10 +44,9 @@ async def insert_rows(conn: AsyncConnection, table: Table, rows: list[dict[str, 
         await insert_values(conn, table, columns, [tuple(r[c] for c in columns) for r in rows])
 
 
-async def insert_values(conn: AsyncConnection, table: Table, columns: list[str], values: list[tuple]) -> None:
-    """Insert rows given as tuples in `columns` order."""
-    if not values:
-        return
+async def insert_values(conn: AsyncConnection, table: Table, columns: list[str], values: Iterable[tuple]) -> None:
+    """Insert rows given as tuples in `columns` order (a generator is read once, as the rows are written: a
+    large batch need not be held as tuples besides the records they come from)."""
     if conn.dialect.name == "postgresql":
         try:
             await _copy(conn, table, columns, values)
@@ -54,19 +55,23 @@ async def insert_values(conn: AsyncConnection, table: Table, columns: list[str],
             # a unique violation is a 409 there as it is for any other statement
             raise DBAPIError.instance(f"COPY {table.name}", None, exc, psycopg.Error) from exc
         return
-    dicts = [dict(zip(columns, v, strict=True)) for v in values]
-    for i in range(0, len(dicts), BATCH):
-        await conn.execute(insert(table), dicts[i : i + BATCH])
+    rows = iter(values)
+    while batch := [dict(zip(columns, v, strict=True)) for v in islice(rows, BATCH)]:
+        await conn.execute(insert(table), batch)
 
 
-async def _copy(conn: AsyncConnection, table: Table, columns: list[str], values: list[tuple]) -> None:
+async def _copy(conn: AsyncConnection, table: Table, columns: list[str], values: Iterable[tuple]) -> None:
     raw = await conn.get_raw_connection()
     driver = raw.driver_connection
     cols = ", ".join(f'"{c}"' for c in columns)
     json_at = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, JSON)]
+    rows = iter(values)
+    first = next(rows, None)
+    if first is None:
+        return
     async with driver.cursor() as cur, cur.copy(f'COPY "{table.name}" ({cols}) FROM STDIN') as copy:
         write = copy.write_row
-        for row in values:
+        for row in chain((first,), rows):
             if json_at:
                 row = list(row)
                 for i in json_at:

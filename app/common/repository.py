@@ -335,11 +335,13 @@ async def insert_many(
     columns = [c for c in t.c.keys() if c not in ("id", "created_at", "updated_at", "version")]  # noqa: SIM118
     # children need their parents' ids up front; otherwise the table's own sequence numbers the rows
     new_ids = await allocate_ids(conn, t, len(records)) if spec.children or ids else None
-    values = [(*[data.get(c) for c in columns], now, now, 1) for data in records]
+    # read as the rows are written, never held as a second copy of the batch
+    data_columns = tuple(columns)
+    values = ((*[data.get(c) for c in data_columns], now, now, 1) for data in records)
     columns += ["created_at", "updated_at", "version"]
     if new_ids is not None:
         columns.append("id")
-        values = [(*v, rid) for v, rid in zip(values, new_ids, strict=True)]
+        values = ((*v, rid) for v, rid in zip(values, new_ids, strict=True))
     await insert_values(conn, t, columns, values)
     if new_ids is not None:
         await write_children(conn, spec, list(zip(new_ids, records, strict=True)), replace=False)

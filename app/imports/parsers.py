@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import orjson
+from pydantic_core import from_json
 
 from app.errors import AppError, Invalid, TooLarge
 from app.office.tables import (
@@ -85,8 +86,10 @@ def too_many(count: int | str) -> TooLarge:
 
 def parse_json(body: bytes) -> Parsed:
     try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        # jiter (pydantic-core) builds the Python objects as it reads; orjson first builds a whole document of its
+        # own (yyjson), which at 50,000 rows was 40 MB more at the peak than the rows themselves
+        doc = from_json(body, allow_inf_nan=False)
+    except ValueError as exc:
         raise Invalid(f"Malformed JSON: {exc}", loc=["body"]) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("rows"), list):
         raise Invalid('The body must be {"rows": [...]}.', loc=["body", "rows"])
