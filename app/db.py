@@ -156,12 +156,21 @@ READ_ONLY = "dx_read_only"  # an execution option: this connection only reads
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+def _read_options(conn: AsyncConnection) -> dict[str, Any]:
+    """A read's connection. On PostgreSQL in autocommit: at READ COMMITTED each statement takes its own
+    snapshot whether or not a transaction wraps them, so a read's BEGIN and COMMIT were two round trips that
+    changed nothing (a ward's KPIs: 4 statements became 2 besides the rate-limit count)."""
+    if conn.dialect.name == "postgresql":
+        return {READ_ONLY: True, "isolation_level": "AUTOCOMMIT"}
+    return {READ_ONLY: True}
+
+
 @asynccontextmanager
 async def reading(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A connection for a short read: on SQLite its transaction takes no write lock (BEGIN, not BEGIN IMMEDIATE).
     Give it back before waiting on anything slow (a client reading a stream, a password hash)."""
     async with engine.connect() as conn:
-        yield await conn.execution_options(**{READ_ONLY: True})
+        yield await conn.execution_options(**_read_options(conn))
 
 
 def after_commit(conn: AsyncConnection, callback: Callable[[], None]) -> None:
@@ -176,7 +185,7 @@ async def get_conn(request: Request) -> AsyncIterator[AsyncConnection]:
     engine: AsyncEngine = request.app.state.engine
     async with engine.connect() as conn:
         if request.method in READ_METHODS:
-            conn = await conn.execution_options(**{READ_ONLY: True})
+            conn = await conn.execution_options(**_read_options(conn))
         try:
             async with conn.begin():
                 yield conn

@@ -359,3 +359,25 @@ def test_openapi_documents_the_kpi_and_report_answers(world):
     assert set(report) == {"application/json", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
     schema = doc["components"]["schemas"]["KpiDetail"]["properties"]
     assert {"breakdown", "numerator", "denominator", "value", "target", "comparison", "status"} <= set(schema)
+
+
+def test_a_percent_sign_in_a_kpi_statement_reaches_the_database_as_written(world):
+    """KPI statements go to PostgreSQL as text with their values written in and no parameters: the compiler's
+    `%%` (the driver's escape) must arrive as one `%`, or a value like '50%' would read '50%%'."""
+    import asyncio
+
+    from sqlalchemy import literal, select
+
+    from app.config import get_settings
+    from app.db import make_engine
+    from app.kpis import service
+
+    async def run() -> list:
+        engine = make_engine(get_settings())
+        try:
+            async with engine.connect() as conn:
+                return await service._rows(conn, select(literal("50%").label("a"), (literal(7) % 4).label("b")))
+        finally:
+            await engine.dispose()
+
+    assert [tuple(r) for r in asyncio.run(run())] == [("50%", 3)]
