@@ -206,23 +206,27 @@ def _tallied_days(ctx: KpiContext, source: str, tag: str, first: date, last: dat
     return select(spans.c.key_id, func.sum(spans.c.n).label("n")).group_by(spans.c.key_id)
 
 
+def _trainings_between(ctx: KpiContext, audience: str, key: ColumnElement, n: ColumnElement, joined):
+    """`raw(first, last)` for `_tallied_days`: (key_id, n) over the audience's trainings held in those days."""
+
+    def raw(first: date, last: date) -> Select:
+        return (
+            select(key.label("key_id"), n.label("n"))
+            .select_from(joined)
+            .where(trainings.c.audience == audience, trainings.c.held_on.between(first, last), ctx.in_scope(key))
+            .group_by(key)
+        )
+
+    return raw
+
+
 def official_training_coverage(ctx: KpiContext) -> Select:
     """Per staffed unit: min(staff_count, officials trained since the plan began), over staff_count; the
     trained are summed from the participants' tallies (migration 0011) per month, their unit and the training's
     audience and month."""
 
-    def raw(first: date, last: date) -> Select:
-        return (
-            select(participants.c.unit_id.label("key_id"), func.sum(participants.c.count).label("n"))
-            .select_from(participants.join(trainings, trainings.c.id == participants.c.training_id))
-            .where(
-                trainings.c.audience == "officials",
-                trainings.c.held_on.between(first, last),
-                ctx.in_scope(participants.c.unit_id),
-            )
-            .group_by(participants.c.unit_id)
-        )
-
+    joined = participants.join(trainings, trainings.c.id == participants.c.training_id)
+    raw = _trainings_between(ctx, "officials", participants.c.unit_id, func.sum(participants.c.count), joined)
     first, last = ctx.plan.starts_on, ctx.period.last_counted_day
     trained = _tallied_days(ctx, "training_participants", "officials", first, last, raw).subquery("trained")
     return _training_coverage(ctx, trained)
@@ -232,17 +236,7 @@ def school_dx_coverage(ctx: KpiContext) -> Select:
     """Active schools that organised at least one training for students in the year (the trainings' tallies,
     migration 0011: per organising unit, audience and month)."""
 
-    def raw(first: date, last: date) -> Select:
-        return (
-            select(trainings.c.unit_id.label("key_id"), func.count().label("n"))
-            .where(
-                trainings.c.audience == "students",
-                trainings.c.held_on.between(first, last),
-                ctx.in_scope(trainings.c.unit_id),
-            )
-            .group_by(trainings.c.unit_id)
-        )
-
+    raw = _trainings_between(ctx, "students", trainings.c.unit_id, func.count(), trainings)
     first, last = ctx.period.first, ctx.period.last_counted_day
     held = _tallied_days(ctx, "trainings", "students", first, last, raw).subquery("held")
     return (

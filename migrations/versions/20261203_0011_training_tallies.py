@@ -90,57 +90,50 @@ PG_FUNCTIONS = {
 }
 
 
-def _pg_function(name: str, source: str, bodies: dict[str, list[str]]) -> str:
+def _pg_source_function(name: str, source: str, bodies: dict[str, list[str]]) -> str:
+    """A source's statement-trigger function: a TRUNCATE clears its tallies, other events upsert their deltas."""
     branches = "\n    ELS".join(
         f"IF TG_OP = '{op_}' THEN\n        {pg_upsert(source, parts)};" for op_, parts in bodies.items()
     )
+    statement = f"IF TG_OP = 'TRUNCATE' THEN\n        DELETE FROM month_tallies WHERE source = '{source}';\n    ELS{branches}\n    END IF"
+    return _pg_function(name, statement, "NULL")
+
+
+def _pg_function(name: str, statement: str, returns: str) -> str:
     return f"""
 CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'TRUNCATE' THEN
-        DELETE FROM month_tallies WHERE source = '{source}';
-    ELS{branches}
-    END IF;
-    RETURN NULL;
+    {statement};
+    RETURN {returns};
 END
 $$
 """
 
 
 # a training's day or audience changed: its participants' counts move with it
-PG_MOVED = f"""
-CREATE FUNCTION dx_tally_trainings_moved() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    {
+PG_MOVED = _pg_function(
+    "dx_tally_trainings_moved",
     pg_upsert(
         "training_participants",
         [
             participants_rows("training_participants", "dx_new", 1),
             participants_rows("training_participants", "dx_old", -1),
         ],
-    )
-};
-    RETURN NULL;
-END
-$$
-"""
+    ),
+    "NULL",
+)
 # a training about to be deleted takes its participants' counts away while they are still there
-PG_GONE = f"""
-CREATE FUNCTION dx_tally_trainings_gone() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    {
+PG_GONE = _pg_function(
+    "dx_tally_trainings_gone",
     pg_upsert(
         "training_participants",
         [
             "SELECT p.unit_id AS k, OLD.audience AS g, OLD.held_on AS day, -p.count AS d "
             "FROM training_participants p WHERE p.training_id = OLD.id"
         ],
-    )
-};
-    RETURN OLD;
-END
-$$
-"""
+    ),
+    "OLD",
+)
 
 
 def sqlite_upsert(source: str, select_: str, where: str) -> str:
@@ -214,7 +207,7 @@ def upgrade() -> None:
         # no write may land between the backfill and the triggers (the migration's transaction holds the locks)
         op.execute("LOCK TABLE trainings, training_participants IN SHARE ROW EXCLUSIVE MODE")
         for name, (source, bodies) in PG_FUNCTIONS.items():
-            op.execute(_pg_function(name, source, bodies))
+            op.execute(_pg_source_function(name, source, bodies))
             for event, body in PG_EVENTS.items():
                 op.execute(
                     f"CREATE TRIGGER {name}_{event} {body.format(t=source)} FOR EACH STATEMENT EXECUTE FUNCTION "
