@@ -187,8 +187,20 @@ async def _http(request: Request, exc: StarletteHTTPException) -> Response:
     return problem(exc.status_code, detail, headers=headers)
 
 
+def rolled_back(exc: BaseException) -> bool:
+    """PostgreSQL undid the transaction for a concurrent one (SQLSTATE class 40: a deadlock, a serialization
+    failure): the request may simply be sent again."""
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None) or getattr(exc, "sqlstate", None)
+    return isinstance(sqlstate, str) and sqlstate.startswith("40")
+
+
+CONCURRENT = "The change ran into a concurrent one and was undone; send it again."
+
+
 def is_unavailable(exc: BaseException) -> bool:
     """The database is down, restarting, unreachable, or cancelled a statement that ran too long."""
+    if rolled_back(exc):
+        return False
     if isinstance(exc, PoolTimeoutError | OSError | SAInterfaceError):
         return True
     if isinstance(exc, DBAPIError):
@@ -207,6 +219,9 @@ async def _db_error(_: Request, exc: DBAPIError) -> Response:
         return problem(409, "The change conflicts with an existing record.")
     if isinstance(exc, DataError):
         return problem(422, "A value is out of range or malformed for its field.")
+    if rolled_back(exc):
+        log.warning("transaction rolled back for a concurrent one: %s", exc.__class__.__name__)
+        return problem(409, CONCURRENT, headers={"Retry-After": "1"})
     if is_unavailable(exc):
         return _unavailable(exc)
     log.exception("database error")
@@ -223,6 +238,8 @@ async def _pool_timeout(_: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(_: Request, exc: Exception) -> Response:
+    if rolled_back(exc):  # the driver's own error (a COPY's), outside SQLAlchemy's wrapping
+        return problem(409, CONCURRENT, headers={"Retry-After": "1"})
     if is_unavailable(exc):  # the driver's own error, or a socket's, seen outside SQLAlchemy's wrapping
         return _unavailable(exc)
     log.exception("unhandled error", exc_info=exc)

@@ -148,6 +148,7 @@ MESSAGES: dict[str, str] = {
     "The change conflicts with an existing record.": "Thay đổi xung đột với một bản ghi đã có.",
     "A value is out of range or malformed for its field.": "Một giá trị nằm ngoài phạm vi hoặc sai định dạng.",
     "The database is unavailable; try again shortly.": "Cơ sở dữ liệu tạm thời không truy cập được; vui lòng thử lại sau ít phút.",
+    "The change ran into a concurrent one and was undone; send it again.": "Thay đổi trùng lúc với một thay đổi khác nên đã được hoàn tác; vui lòng gửi lại.",
     "An unexpected error occurred.": "Đã xảy ra lỗi không mong muốn.",
     "The service is busy; try again shortly.": "Dịch vụ đang bận; vui lòng thử lại sau ít phút.",
     "No such resource.": "Không có tài nguyên này.",

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 import psycopg
-from sqlalchemy import JSON, Table, Text, and_, bindparam, cast, column, func, insert, select, text, tuple_
+from sqlalchemy import JSON, String, Table, Text, and_, bindparam, cast, column, func, insert, select, text, tuple_
 from sqlalchemy.dialects.postgresql import JSON as PG_JSON
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -79,6 +79,11 @@ async def _copy(conn: AsyncConnection, table: Table, columns: list[str], values:
             await write(row)
 
 
+def _key_type(col) -> Any:
+    """How the keys' recordset declares a column: text for any string column (SQLModel's are TypeDecorators)."""
+    return Text() if isinstance(getattr(col.type, "impl", col.type), String) else col.type
+
+
 async def select_by_keys(
     conn: AsyncConnection, table: Table, columns: list[str], keys: list[tuple], *extra: Any, for_update: bool = False
 ) -> list[dict[str, Any]]:
@@ -94,7 +99,9 @@ async def select_by_keys(
         payload = orjson.dumps([dict(zip(columns, k, strict=True)) for k in keys], default=str).decode()
         wanted = (
             func.json_to_recordset(cast(bindparam("keys", payload, type_=Text), PG_JSON))
-            .table_valued(*[column(c, col.type) for c, col in zip(columns, cols, strict=True)])
+            # text, not the column's varchar(n): a key longer than the column matches nothing instead of
+            # failing the whole statement
+            .table_valued(*[column(c, _key_type(col)) for c, col in zip(columns, cols, strict=True)])
             .render_derived(name="wanted", with_types=True)
         )
         q = select(table).join(wanted, and_(*[col == wanted.c[col.name] for col in cols])).where(*extra)

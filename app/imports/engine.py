@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from types import MappingProxyType
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -83,7 +83,10 @@ def _key_types(ispec: ImportSpec) -> dict[str, tuple[TypeAdapter, TypeAdapter]]:
         fields = ispec.spec.create.model_fields
         types: dict[str, Any] = {"id": Id}
         for column in ispec.match_on:
-            types[column] = Id if column not in fields or column.endswith("_id") else fields[column].annotation
+            if column not in fields or column.endswith("_id"):
+                types[column] = Id
+            else:  # the field's own constraints too (a code's length and pattern), not the bare annotation
+                types[column] = Annotated[fields[column].annotation, fields[column]]
         found = _KEY_TYPES[ispec.spec.name] = {c: (TypeAdapter(t), TypeAdapter(list[t])) for c, t in types.items()}
     return found
 

@@ -69,33 +69,65 @@ def pg_upsert(source: str, parts: list[str]) -> str:
     )
 
 
-# (the source's function, the table it is on, its body per event) on PostgreSQL
+def _lock_first(*changed: str) -> list[str]:
+    """Before a participants' statement counts: its trainings (FOR SHARE: a training moved meanwhile is waited
+    for and then read as moved, not as it was), then their own tally rows. Every path takes these locks in this
+    order: a training, its tally row, the participants' tally rows (a create writes the training before its
+    participants; an update moves the training's row before its participants'; a delete removes the
+    participants first, and takes the training's tally row here before theirs), so two writers never wait for
+    each other in a circle."""
+    ids = " UNION ".join(f"SELECT training_id FROM {c}" for c in changed)
+    return [
+        f"PERFORM 1 FROM trainings t WHERE t.id IN ({ids}) ORDER BY t.id FOR SHARE",
+        "PERFORM 1 FROM month_tallies m WHERE m.source = 'trainings' AND (m.year, m.tag, m.key_id) IN "
+        f"(SELECT CAST(extract(year FROM t.held_on) AS integer), t.audience, t.unit_id FROM trainings t "
+        f"WHERE t.id IN ({ids})) ORDER BY m.year, m.tag, m.key_id FOR UPDATE",
+    ]
+
+
+# (the source's function, the table it is on, its statements per event) on PostgreSQL
 PG_FUNCTIONS = {
     "dx_tally_trainings": (
         "trainings",
         {
-            "INSERT": [trainings_rows("dx_new", 1)],
-            "DELETE": [trainings_rows("dx_old", -1)],
-            "UPDATE": [trainings_rows("dx_new", 1), trainings_rows("dx_old", -1)],
+            "INSERT": [pg_upsert("trainings", [trainings_rows("dx_new", 1)])],
+            "DELETE": [pg_upsert("trainings", [trainings_rows("dx_old", -1)])],
+            "UPDATE": [pg_upsert("trainings", [trainings_rows("dx_new", 1), trainings_rows("dx_old", -1)])],
         },
     ),
     "dx_tally_training_participants": (
         "training_participants",
         {
-            "INSERT": [participants_rows("dx_new", "trainings", 1)],
-            "DELETE": [participants_rows("dx_old", "trainings", -1)],
-            "UPDATE": [participants_rows("dx_new", "trainings", 1), participants_rows("dx_old", "trainings", -1)],
+            "INSERT": [
+                *_lock_first("dx_new"),
+                pg_upsert("training_participants", [participants_rows("dx_new", "trainings", 1)]),
+            ],
+            "DELETE": [
+                *_lock_first("dx_old"),
+                pg_upsert("training_participants", [participants_rows("dx_old", "trainings", -1)]),
+            ],
+            "UPDATE": [
+                *_lock_first("dx_new", "dx_old"),
+                pg_upsert(
+                    "training_participants",
+                    [participants_rows("dx_new", "trainings", 1), participants_rows("dx_old", "trainings", -1)],
+                ),
+            ],
         },
     ),
 }
 
 
 def _pg_source_function(name: str, source: str, bodies: dict[str, list[str]]) -> str:
-    """A source's statement-trigger function: a TRUNCATE clears its tallies, other events upsert their deltas."""
+    """A source's statement-trigger function: a TRUNCATE clears its tallies, other events run their statements."""
     branches = "\n    ELS".join(
-        f"IF TG_OP = '{op_}' THEN\n        {pg_upsert(source, parts)};" for op_, parts in bodies.items()
+        f"IF TG_OP = '{op_}' THEN\n        " + ";\n        ".join(statements) + ";"
+        for op_, statements in bodies.items()
     )
-    statement = f"IF TG_OP = 'TRUNCATE' THEN\n        DELETE FROM month_tallies WHERE source = '{source}';\n    ELS{branches}\n    END IF"
+    statement = (
+        f"IF TG_OP = 'TRUNCATE' THEN\n        DELETE FROM month_tallies WHERE source = '{source}';\n"
+        f"    ELS{branches}\n    END IF"
+    )
     return _pg_function(name, statement, "NULL")
 
 
@@ -122,10 +154,13 @@ PG_MOVED = _pg_function(
     ),
     "NULL",
 )
-# a training about to be deleted takes its participants' counts away while they are still there
+# a training about to be deleted takes its participants' counts away while they are still there (its own tally
+# row locked first, the order every path keeps)
 PG_GONE = _pg_function(
     "dx_tally_trainings_gone",
-    pg_upsert(
+    "PERFORM 1 FROM month_tallies m WHERE m.source = 'trainings' AND m.year = CAST(extract(year FROM OLD.held_on) "
+    "AS integer) AND m.tag = OLD.audience AND m.key_id = OLD.unit_id FOR UPDATE;\n    "
+    + pg_upsert(
         "training_participants",
         [
             "SELECT p.unit_id AS k, OLD.audience AS g, OLD.held_on AS day, -p.count AS d "
@@ -173,7 +208,7 @@ SQLITE_TRIGGERS = {
     "dx_tally_trainings_upd": "AFTER UPDATE OF unit_id, audience, held_on ON trainings WHEN OLD.unit_id IS NOT "
     "NEW.unit_id OR OLD.audience IS NOT NEW.audience OR OLD.held_on IS NOT NEW.held_on BEGIN "
     f"{_sqlite_training('OLD', -1)} {_sqlite_training('NEW', 1)} END",
-    "dx_tally_trainings_moved": "AFTER UPDATE OF audience, held_on ON trainings WHEN OLD.audience IS NOT "
+    "dx_tally_trainings_upd_participants": "AFTER UPDATE OF audience, held_on ON trainings WHEN OLD.audience IS NOT "
     f"NEW.audience OR OLD.held_on IS NOT NEW.held_on BEGIN {_sqlite_participants_of('OLD', -1)} "
     f"{_sqlite_participants_of('NEW', 1)} END",
     "dx_tally_trainings_gone": f"BEFORE DELETE ON trainings BEGIN {_sqlite_participants_of('OLD', -1)} END",
@@ -215,7 +250,9 @@ def upgrade() -> None:
                 )
         op.execute(PG_MOVED)
         op.execute(
-            f"CREATE TRIGGER dx_tally_trainings_moved {PG_EVENTS['upd'].format(t='trainings')} FOR EACH STATEMENT "
+            # after dx_tally_trainings_upd (same-event triggers fire in name order): the training's tally row first
+            f"CREATE TRIGGER dx_tally_trainings_upd_participants {PG_EVENTS['upd'].format(t='trainings')} "
+            "FOR EACH STATEMENT "
             "EXECUTE FUNCTION dx_tally_trainings_moved()"
         )
         op.execute(PG_GONE)

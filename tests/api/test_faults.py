@@ -242,3 +242,25 @@ def test_two_workers_share_idempotency_rate_limits_and_audit(db):
             for _ in range(50)
         ]
         assert codes.count(200) == 40 and codes.count(429) == 10, codes
+
+
+def test_a_transaction_undone_for_a_concurrent_one_is_a_409_to_send_again_not_an_outage():
+    """A deadlock or serialization failure (SQLSTATE class 40) is not the database being down: the client may
+    send the request again at once (409 with Retry-After), where a 503 told it the database was unavailable."""
+    import asyncio
+    import json
+
+    import psycopg
+    from sqlalchemy.exc import OperationalError
+
+    from app.errors import _db_error, is_unavailable
+
+    for error in (psycopg.errors.DeadlockDetected("deadlock detected"), psycopg.errors.SerializationFailure("x")):
+        exc = OperationalError("UPDATE month_tallies ...", {}, error)
+        assert not is_unavailable(exc)
+        answer = asyncio.run(_db_error(None, exc))
+        body = json.loads(answer.body)
+        assert (answer.status_code, answer.headers.get("retry-after")) == (409, "1"), body
+        assert body["detail"] == "The change ran into a concurrent one and was undone; send it again."
+    outage = OperationalError("SELECT 1", {}, psycopg.errors.AdminShutdown("terminating connection"))
+    assert is_unavailable(outage) and asyncio.run(_db_error(None, outage)).status_code == 503

@@ -63,6 +63,21 @@ def test_rows_may_name_their_unit_by_code(world, ward, village):
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "unit_code", r.text
 
 
+def test_a_code_or_key_longer_than_its_column_is_an_error_of_that_row(world, ward, lead, village):
+    """A unit's name pasted into the code column, or an over-long key: that row's error, never the whole
+    import's 'value out of range' (PostgreSQL compared the keys as the column's varchar(n) and failed)."""
+    row = {k: v for k, v in _forum(village["id"], "long-code-1").items() if k != "unit_id"}
+    long_code = "Thôn Tân Thạnh, phường Tân Thạnh, thành phố Tam Kỳ, tỉnh Quảng Nam (khối phố 1)"
+    r = ward.post(
+        f"{IMP}/forums", json={"rows": [{**row, "unit_code": village["code"]}, {**row, "unit_code": long_code}]}
+    )
+    assert r.status_code == 422, r.text
+    assert [(e["row"], e["field"]) for e in r.json()["errors"]] == [(2, "unit_code")], r.text
+    r = lead.post(f"{IMP}/units", json={"rows": [{"code": "X" * 70, "name": "Thôn dài", "kind": "village"}]})
+    assert r.status_code == 422, r.text
+    assert [(e["row"], e["field"]) for e in r.json()["errors"]] == [(1, "code")], r.text
+
+
 def test_out_of_scope_rows_are_errors_of_those_rows_and_nothing_is_written(world, ward, village):
     other = world.unit_id("PH-ANMY")
     rows = [

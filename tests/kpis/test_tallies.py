@@ -324,6 +324,64 @@ def test_the_migration_puts_a_trigger_on_every_event(world):
     events = ("ins", "upd", "del", "trunc") if BACKEND == "postgresql" else ("ins", "upd", "del")
     owners = {f"dx_tally_{owner}_upd" for owner, _ in m.OWNERS.values()}
     # a training's participants move with its day and audience, and leave with it
-    owners |= {"dx_tally_trainings_moved", "dx_tally_trainings_gone"}
+    owners |= {"dx_tally_trainings_upd_participants", "dx_tally_trainings_gone"}
     sources = (*m.SOURCES, *_migration("20261203_0011_training_tallies").SOURCES)
     assert {r[0] for r in rows} == {f"dx_tally_{t}_{e}" for t in sources for e in events} | owners
+
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="row locks: PostgreSQL (SQLite has one writer at a time)")
+def test_a_training_moved_while_another_is_written_with_its_participants_waits_instead_of_deadlocking(world, factory):
+    """Every path takes a training's tally row before its participants' rows. A move used to take them the other
+    way round: a concurrent create (the training, then its participants) and a move of another training of the
+    same unit, audience and year deadlocked, and one of them was a 503."""
+    import threading
+    import time
+
+    ward = world.new_unit("ward", "UBND-TK", staff_count=10)["id"]
+    other = world.new_unit("ward", "UBND-TK", staff_count=10)["id"]
+    moving = factory.training(ward, "2022-02-10", participants={other: 3})
+    engine = create_engine(get_settings().sync_url)
+    creating, mover = engine.connect(), engine.connect()
+    outcome: dict[str, object] = {}
+    try:
+        made = creating.execute(
+            text(
+                "INSERT INTO trainings (created_at, updated_at, version, unit_id, audience, title, held_on) "
+                "VALUES (now(), now(), 1, :u, 'officials', 'Tập huấn', '2022-03-05') RETURNING id"
+            ),
+            {"u": ward},
+        ).scalar_one()  # holds the tally row of (ward, officials, 2022) until it commits
+        pid = mover.execute(text("SELECT pg_backend_pid()")).scalar_one()
+
+        def move() -> None:
+            try:
+                mover.execute(text("UPDATE trainings SET held_on = '2022-03-20' WHERE id = :t"), {"t": moving})
+                mover.commit()
+                outcome["move"] = "committed"
+            except Exception as exc:  # what the API would have answered for it
+                outcome["move"] = repr(exc)
+                mover.rollback()
+
+        thread = threading.Thread(target=move)
+        thread.start()
+        waiting = False
+        for _ in range(500):  # until the move waits for the create's lock: else the test proves nothing
+            waiting = bool(
+                _sql("SELECT count(*) FROM pg_stat_activity WHERE pid = :p AND wait_event_type = 'Lock'", p=pid)[0][0]
+            )
+            if waiting:
+                break
+            time.sleep(0.01)
+        assert waiting, "the move never waited for the create: the race was not set up"
+        creating.execute(
+            text("INSERT INTO training_participants (training_id, unit_id, count) VALUES (:t, :u, 2)"),
+            {"t": made, "u": other},
+        )
+        creating.commit()
+        thread.join(30)
+        assert outcome.get("move") == "committed", f"the move of a training failed: {outcome.get('move')}"
+    finally:
+        creating.close()
+        mover.close()
+        engine.dispose()
+    assert _tallies() == _recount(), "month_tallies differ from a recount after the two concurrent writes"
