@@ -85,6 +85,8 @@ def too_many(count: int | str) -> TooLarge:
 
 
 def parse_json(body: bytes) -> Parsed:
+    if body.startswith(b"\xef\xbb\xbf"):
+        body = body[3:]  # Windows tools write a UTF-8 BOM; RFC 8259 lets a parser ignore it (a CSV's is ignored too)
     try:
         # jiter (pydantic-core) builds the Python objects as it reads; orjson first builds a whole document of its
         # own (yyjson), which at 50,000 rows was 40 MB more at the peak than the rows themselves

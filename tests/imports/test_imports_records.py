@@ -6,6 +6,7 @@ import csv
 import io
 import uuid
 
+import orjson
 import pytest
 from openpyxl import Workbook
 
@@ -76,6 +77,17 @@ def test_a_code_or_key_longer_than_its_column_is_an_error_of_that_row(world, war
     r = lead.post(f"{IMP}/units", json={"rows": [{"code": "X" * 70, "name": "Thôn dài", "kind": "village"}]})
     assert r.status_code == 422, r.text
     assert [(e["row"], e["field"]) for e in r.json()["errors"]] == [(1, "code")], r.text
+
+
+def test_a_json_body_with_a_bom_imports_and_a_malformed_one_names_where_it_breaks(world, ward, village):
+    """PowerShell and Notepad write a UTF-8 BOM before JSON: it is ignored, as a CSV's is."""
+    body = orjson.dumps({"rows": [_forum(village["id"], "bom-1")]})
+    r = ward.post(f"{IMP}/forums", content=b"\xef\xbb\xbf" + body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 200 and r.json()["created"] == 1, r.text
+    for broken in (body[:-2], b'{"rows": [{"attendees": NaN}]}'):
+        r = ward.post(f"{IMP}/forums", content=broken, headers={"Content-Type": "application/json"})
+        assert r.status_code == 422 and r.json()["detail"].startswith("Malformed JSON: "), r.text
+        assert "line 1 column" in r.json()["detail"], r.text
 
 
 def test_out_of_scope_rows_are_errors_of_those_rows_and_nothing_is_written(world, ward, village):
