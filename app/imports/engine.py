@@ -206,7 +206,8 @@ async def _run_import(
         key for r in rows if r.number not in bad_keys and "id" not in r.raw and None not in (key := key_of(r.raw))
     }
     try:
-        # in order, so that two imports lock the records they share in the same order
+        # in order: where the plan walks the keys (a nested loop over them) two imports then lock the records
+        # they share in the same order; a plan that scans the table locks them in its own, also shared, order
         keys = sorted(wanted)  # each column's cells have been read as one type
     except TypeError:
         keys = sorted(wanted, key=repr)
