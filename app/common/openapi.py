@@ -160,12 +160,21 @@ def finish(document: dict[str, Any]) -> dict[str, Any]:
     return declare_headers(optional_bodies_without_null(document))
 
 
-def install(app: Any) -> None:
+def in_order(document: dict[str, Any], order: dict[str, int]) -> dict[str, Any]:
+    """The document's paths ranked by `order` (path -> rank; unranked paths last), each rank keeping the order
+    it was generated in: the routes are matched in another order than the one they are documented in."""
+    paths = document.get("paths", {})
+    ranked = sorted(enumerate(paths), key=lambda item: (order.get(item[1], len(order)), item[0]))
+    return {**document, "paths": {p: paths[p] for _, p in ranked}}
+
+
+def install(app: Any, order: dict[str, int] | None = None) -> None:
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if getattr(app.state, "openapi_document", None) is None:
-            app.state.openapi_document = finish(generate())
+            document = finish(generate())
+            app.state.openapi_document = in_order(document, order) if order else document
         return app.state.openapi_document
 
     app.openapi = openapi

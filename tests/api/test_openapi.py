@@ -135,3 +135,24 @@ def test_the_import_body_documents_json_csv_and_xlsx(spec):
     }
     for media in ("text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"):
         assert content[media]["schema"] == {"type": "string", "format": "binary"}, media
+
+
+def test_routes_are_matched_hot_first_but_documented_in_order_and_the_order_never_changes_the_answer(spec):
+    """Requests try the routers in MATCH_ORDER (records and KPIs first); the document lists them as API_ROUTERS
+    does. That is safe only while each router owns its first path segment: then no path can match routes of two
+    routers, whichever is tried first."""
+    from app.routers import API_ROUTERS, MATCH_ORDER, route_paths
+
+    owners: dict[str, set[str]] = {}
+    for router in API_ROUTERS:
+        for path in route_paths(router):
+            head = path.split("/")[1]
+            assert not head.startswith("{"), f"{path}: a router's first segment is a parameter"
+            owners.setdefault(head, set()).add(router.prefix)
+    shared = {head: routers for head, routers in owners.items() if len(routers) > 1}
+    assert not shared, f"routers share a first path segment, so the match order could change the route: {shared}"
+    assert sorted(map(id, MATCH_ORDER)) == sorted(map(id, API_ROUTERS)), "MATCH_ORDER must hold every router once"
+    documented = [p for p in spec["paths"] if p.startswith("/api/v1/")]
+    heads = [p.split("/")[3] for p in documented]
+    expected = [route_paths(r)[0].split("/")[1] for r in API_ROUTERS]
+    assert list(dict.fromkeys(heads)) == expected, "the OpenAPI document no longer lists the routers as API_ROUTERS"
