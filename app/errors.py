@@ -220,12 +220,16 @@ async def _db_error(_: Request, exc: DBAPIError) -> Response:
     if isinstance(exc, DataError):
         return problem(422, "A value is out of range or malformed for its field.")
     if rolled_back(exc):
-        log.warning("transaction rolled back for a concurrent one: %s", exc.__class__.__name__)
-        return problem(409, CONCURRENT, headers={"Retry-After": "1"})
+        return _concurrent(exc)
     if is_unavailable(exc):
         return _unavailable(exc)
     log.exception("database error")
     return problem(500, "An unexpected error occurred.")
+
+
+def _concurrent(exc: BaseException) -> Response:
+    log.warning("transaction rolled back for a concurrent one: %s", exc.__class__.__name__)
+    return problem(409, CONCURRENT, headers={"Retry-After": "1"})
 
 
 def _unavailable(exc: BaseException) -> Response:
@@ -239,7 +243,7 @@ async def _pool_timeout(_: Request, exc: Exception) -> Response:
 
 async def _unexpected(_: Request, exc: Exception) -> Response:
     if rolled_back(exc):  # the driver's own error (a COPY's), outside SQLAlchemy's wrapping
-        return problem(409, CONCURRENT, headers={"Retry-After": "1"})
+        return _concurrent(exc)
     if is_unavailable(exc):  # the driver's own error, or a socket's, seen outside SQLAlchemy's wrapping
         return _unavailable(exc)
     log.exception("unhandled error", exc_info=exc)

@@ -77,21 +77,20 @@ def _loc_field(loc: Iterable[Any]) -> str:
 
 def _key_types(ispec: ImportSpec) -> dict[str, tuple[TypeAdapter, TypeAdapter]]:
     """Validators (one cell, a list of cells) for `id` and each column rows match on, as the create schema
-    types it; built once per resource."""
-    found = _KEY_TYPES.get(ispec.spec.name)
-    if found is None:
-        fields = ispec.spec.create.model_fields
-        types: dict[str, Any] = {"id": Id}
-        for column in ispec.match_on:
-            if column not in fields or column.endswith("_id"):
-                types[column] = Id
-            else:  # the field's own constraints too (a code's length and pattern), not the bare annotation
-                types[column] = Annotated[fields[column].annotation, fields[column]]
-        found = _KEY_TYPES[ispec.spec.name] = {c: (TypeAdapter(t), TypeAdapter(list[t])) for c, t in types.items()}
-    return found
+    types it."""
+    return _key_adapters(ispec.spec.create, ispec.match_on)
 
 
-_KEY_TYPES: dict[str, dict[str, tuple[TypeAdapter, TypeAdapter]]] = {}
+@lru_cache(maxsize=64)
+def _key_adapters(create: type[BaseModel], match_on: tuple[str, ...]) -> dict[str, tuple[TypeAdapter, TypeAdapter]]:
+    fields = create.model_fields
+    types: dict[str, Any] = {"id": Id}
+    for column in match_on:
+        if column not in fields or column.endswith("_id"):
+            types[column] = Id
+        else:  # the field's own constraints too (a code's length and pattern), not the bare annotation
+            types[column] = Annotated[fields[column].annotation, fields[column]]
+    return {c: (TypeAdapter(t), TypeAdapter(list[t])) for c, t in types.items()}
 
 
 def _key_of(columns: tuple[str, ...]):
@@ -214,7 +213,7 @@ async def _run_import(
     key_matched = await repository.find_by_keys(conn, spec, list(key_cols), keys, for_update=True)
     del wanted, keys  # 50,000 key tuples: not held while the rows are validated
     await repository.attach_children(conn, spec, key_matched)
-    existing_by_key = {tuple(rec[c] for c in key_cols): rec for rec in key_matched}
+    existing_by_key = {key_of(rec): rec for rec in key_matched}
     seen_keys: dict[tuple, int] = {}
     for r in rows:
         if r.number in bad_keys:

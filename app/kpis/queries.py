@@ -119,18 +119,7 @@ def unit_plan_coverage(ctx: KpiContext) -> Select:
 def raw_official_training_coverage(ctx: KpiContext) -> Select:
     """The reference the tallies are tested against: per staffed unit, min(staff_count, officials trained since
     the plan began), over staff_count, summed from every participant row of every officials' training."""
-    trained = (
-        select(participants.c.unit_id.label("key_id"), func.sum(participants.c.count).label("n"))
-        .select_from(participants.join(trainings, trainings.c.id == participants.c.training_id))
-        .where(
-            trainings.c.audience == "officials",
-            trainings.c.held_on >= ctx.plan.starts_on,
-            trainings.c.held_on <= ctx.period.last_counted_day,
-            ctx.in_scope(participants.c.unit_id),
-        )
-        .group_by(participants.c.unit_id)
-        .subquery("trained")
-    )
+    trained = _officials_between(ctx)(ctx.plan.starts_on, ctx.period.last_counted_day).subquery("trained")
     return _training_coverage(ctx, trained)
 
 
@@ -220,16 +209,19 @@ def _trainings_between(ctx: KpiContext, audience: str, key: ColumnElement, n: Co
     return raw
 
 
+def _officials_between(ctx: KpiContext):
+    """`raw(first, last)`: officials trained per participants' unit in those days."""
+    joined = participants.join(trainings, trainings.c.id == participants.c.training_id)
+    return _trainings_between(ctx, "officials", participants.c.unit_id, func.sum(participants.c.count), joined)
+
+
 def official_training_coverage(ctx: KpiContext) -> Select:
     """Per staffed unit: min(staff_count, officials trained since the plan began), over staff_count; the
     trained are summed from the participants' tallies (migration 0011) per month, their unit and the training's
     audience and month."""
-
-    joined = participants.join(trainings, trainings.c.id == participants.c.training_id)
-    raw = _trainings_between(ctx, "officials", participants.c.unit_id, func.sum(participants.c.count), joined)
     first, last = ctx.plan.starts_on, ctx.period.last_counted_day
-    trained = _tallied_days(ctx, "training_participants", "officials", first, last, raw).subquery("trained")
-    return _training_coverage(ctx, trained)
+    trained = _tallied_days(ctx, "training_participants", "officials", first, last, _officials_between(ctx))
+    return _training_coverage(ctx, trained.subquery("trained"))
 
 
 def school_dx_coverage(ctx: KpiContext) -> Select:
