@@ -151,6 +151,10 @@ async def fetch_page(
     rows = [dict(r) for r in (await conn.execute(page_q.order_by(t.c.id).limit(limit + 1))).mappings()]
     if cursor is not None and cursor.total is not None and cursor.walk == walk:
         total = cursor.total
+    elif cursor is None and len(rows) <= limit:
+        # the whole list is on this page: its length is the total, as of the page's own snapshot (a count sent
+        # after it could include a row committed in between: "total 3" over two items and no next page)
+        total = len(rows)
     elif counts.countable(spec, filters, parent_id):
         total = await counts.scope_total(conn, spec, principal, filters.get("unit_id"))
     else:
