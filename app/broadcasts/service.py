@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
 from app.broadcasts.schemas import BroadcastCreate, BroadcastRead, BroadcastUpdate, Channel
 from app.common.records import external_ref_key
 from app.common.spec import Child, ResourceSpec, require_fields
@@ -35,7 +33,8 @@ async def _rules(ctx: Ctx, data: dict[str, Any], existing: dict[str, Any] | None
     kinds = STATION_KINDS.get(channel)
     if kinds is None:
         return
-    kind = await ctx.conn.scalar(select(units.c.kind).where(units.c.id == data["unit_id"]))
+    unit = await ctx.unit(data["unit_id"])  # cached: an import asks once per unit, not once per row
+    kind = unit["kind"] if unit is not None else None
     if kind not in kinds:
         moved = (
             existing is not None and data["unit_id"] != existing["unit_id"] and data["channel"] == existing["channel"]

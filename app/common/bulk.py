@@ -3,19 +3,21 @@ is 30x slower than COPY, and multi-row INSERT ... RETURNING spends its time re-p
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import asyncio
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from contextlib import suppress
 from datetime import date, datetime
-from itertools import chain, islice
+from itertools import islice
 from typing import Any
 
 import orjson
 import psycopg
 from sqlalchemy import JSON, String, Table, Text, and_, bindparam, cast, column, func, insert, select, text, tuple_
-from sqlalchemy.dialects.postgresql import JSON as PG_JSON
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 BATCH = 5000
+PER_COPY = 10_000  # rows per COPY statement of rows made as they are written
 
 
 async def allocate_ids(conn: AsyncConnection, table: Table, count: int) -> list[int]:
@@ -47,66 +49,140 @@ async def insert_rows(conn: AsyncConnection, table: Table, rows: list[dict[str, 
 async def insert_values(conn: AsyncConnection, table: Table, columns: list[str], values: Iterable[tuple]) -> None:
     """Insert rows given as tuples in `columns` order (a generator is read once, as the rows are written: a
     large batch need not be held as tuples besides the records they come from)."""
+    await insert_batches(conn, table, columns, _batches(values))
+
+
+async def _batches(values: Iterable[tuple]) -> AsyncIterator[list[tuple]]:
+    rows = iter(values)
+    while batch := list(islice(rows, BATCH)):
+        yield batch
+
+
+async def insert_batches(
+    conn: AsyncConnection, table: Table, columns: list[str], batches: AsyncIterable[list[tuple]], *, split: bool = False
+) -> None:
+    """Insert rows that arrive in lists of tuples in `columns` order, as they are ready. On PostgreSQL COPY
+    stores the first lists while the caller is still making the next ones; `split` (lists that take work to
+    make) writes them in statements of PER_COPY rows, so that the database also checks one statement's rows
+    while the next are made. An exception from `batches` aborts the write and reaches the caller."""
     if conn.dialect.name == "postgresql":
         try:
-            await _copy(conn, table, columns, values)
+            await _copy(conn, table, columns, batches, PER_COPY if split else None)
         except psycopg.Error as exc:
             # COPY runs on the driver's own cursor: its errors reach the one handler as SQLAlchemy's, so that
             # a unique violation is a 409 there as it is for any other statement
             raise DBAPIError.instance(f"COPY {table.name}", None, exc, psycopg.Error) from exc
         return
-    rows = iter(values)
-    while batch := [dict(zip(columns, v, strict=True)) for v in islice(rows, BATCH)]:
-        await conn.execute(insert(table), batch)
+    async for rows in batches:
+        for i in range(0, len(rows), BATCH):
+            await conn.execute(insert(table), [dict(zip(columns, v, strict=True)) for v in rows[i : i + BATCH]])
 
 
-async def _copy(conn: AsyncConnection, table: Table, columns: list[str], values: Iterable[tuple]) -> None:
+async def _copy(
+    conn: AsyncConnection, table: Table, columns: list[str], batches: AsyncIterable[list[tuple]], per_copy: int | None
+) -> None:
+    """The rows in COPY statements of about `per_copy` rows each (None: one statement). The database checks a
+    statement's rows (foreign keys, statement triggers) only once its data has all arrived; meanwhile the next
+    batches are made (for an import: checked), and the next statement starts as soon as the database is done."""
+    limit = per_copy or float("inf")
     raw = await conn.get_raw_connection()
     driver = raw.driver_connection
     cols = ", ".join(f'"{c}"' for c in columns)
+    statement = f'COPY "{table.name}" ({cols}) FROM STDIN'
     json_at = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, JSON)]
-    rows = iter(values)
-    first = next(rows, None)
-    if first is None:
-        return
-    async with driver.cursor() as cur, cur.copy(f'COPY "{table.name}" ({cols}) FROM STDIN') as copy:
-        write = copy.write_row
-        for row in chain((first,), rows):
-            if json_at:
-                row = list(row)
-                for i in json_at:
-                    row[i] = _json_text(row[i])
-            await write(row)
+    lists = aiter(batches)
+    ahead: list[list[tuple]] = []  # batches made while the last statement was being finished
+    finishing: asyncio.Future | None = None
+    more = True
+
+    async def take() -> None:
+        nonlocal more
+        batch = await anext(lists, None)
+        if batch is None:
+            more = False
+        elif batch:
+            ahead.append(batch)
+
+    async with driver.cursor() as cur:
+        try:
+            while True:
+                # while the database finishes the last statement, make the next statement's batches
+                while finishing is not None and not finishing.done() and more and sum(map(len, ahead)) < limit:
+                    await take()
+                if finishing is not None:
+                    await finishing
+                    finishing = None
+                while more and not ahead:
+                    await take()
+                if not ahead:
+                    return
+                opening = cur.copy(statement)
+                copy = await opening.__aenter__()
+                try:
+                    written = 0
+                    while written < limit and (ahead or more):
+                        if not ahead:
+                            await take()
+                            continue
+                        rows = ahead.pop(0)
+                        written += len(rows)
+                        for row in rows:
+                            if json_at:
+                                row = list(row)
+                                for i in json_at:
+                                    row[i] = _json_text(row[i])
+                            await copy.write_row(row)
+                except BaseException as exc:
+                    await opening.__aexit__(type(exc), exc, exc.__traceback__)
+                    raise
+                finishing = asyncio.ensure_future(opening.__aexit__(None, None, None))
+                await asyncio.sleep(0)  # the statement's end is sent: the database starts on its checks
+        finally:
+            if finishing is not None:  # an exception from the batches: the last statement ends first
+                with suppress(Exception):
+                    await finishing
 
 
-def _key_type(col) -> Any:
-    """How the keys' recordset declares a column: text for any string column (SQLModel's are TypeDecorators)."""
-    return Text() if isinstance(getattr(col.type, "impl", col.type), String) else col.type
+def _is_text(col) -> bool:
+    """A string column (SQLModel's are TypeDecorators over String)."""
+    return isinstance(getattr(col.type, "impl", col.type), String)
 
 
 async def select_by_keys(
     conn: AsyncConnection, table: Table, columns: list[str], keys: list[tuple], *extra: Any, for_update: bool = False
 ) -> list[dict[str, Any]]:
     """Rows of `table` whose `columns` equal one of `keys` (plus `extra` WHERE clauses). On PostgreSQL one query
-    joins against the keys sent as one JSON text (`json_to_recordset`, typed as the columns): one parameter
-    whatever the count, serialised by orjson, where arrays of 50,000 keys cost the driver's Python dumpers a
-    tenth of an import; the rows found are locked when `for_update`. Elsewhere IN lists in chunks (SQLite's
-    writer already holds the database)."""
+    joins against the keys sent as one JSON array per column, zipped by `ROWS FROM`: a parameter per column
+    whatever the count, serialised by orjson (arrays of 50,000 keys cost the driver's Python dumpers a tenth
+    of an import; an object per key, a tenth of a second). The rows found are locked when `for_update`, in
+    id order whatever the plan: two writers then lock the records they share in the same order. Elsewhere IN
+    lists in chunks (SQLite's writer already holds the database)."""
     if not keys:
         return []
     cols = [table.c[c] for c in columns]
     if conn.dialect.name == "postgresql":
-        payload = orjson.dumps([dict(zip(columns, k, strict=True)) for k in keys], default=str).decode()
+        names = [f"k{i}" for i in range(len(cols))]
+        arrays = ", ".join(f"json_array_elements_text(CAST(:{n} AS json))" for n in names)
         wanted = (
-            func.json_to_recordset(cast(bindparam("keys", payload, type_=Text), PG_JSON))
-            # text, not the column's varchar(n): a key longer than the column matches nothing instead of
-            # failing the whole statement
-            .table_valued(*[column(c, _key_type(col)) for c, col in zip(columns, cols, strict=True)])
-            .render_derived(name="wanted", with_types=True)
+            text(f"SELECT * FROM ROWS FROM ({arrays}) AS w({', '.join(names)})")
+            .bindparams(
+                *[
+                    bindparam(n, orjson.dumps([k[i] for k in keys], default=str).decode(), type_=Text)
+                    for i, n in enumerate(names)
+                ]
+            )
+            .columns(*[column(n, Text) for n in names])
+            .subquery("wanted")
         )
-        q = select(table).join(wanted, and_(*[col == wanted.c[col.name] for col in cols])).where(*extra)
+        # compared as text for a string column, not as the column's varchar(n): a key longer than the column
+        # matches nothing instead of failing the whole statement
+        on = [
+            col == (wanted.c[n] if _is_text(col) else cast(wanted.c[n], col.type))
+            for n, col in zip(names, cols, strict=True)
+        ]
+        q = select(table).join(wanted, and_(*on)).where(*extra)
         if for_update:
-            q = q.with_for_update(of=table)
+            q = q.order_by(table.c.id).with_for_update(of=table)
         return [dict(r) for r in (await conn.execute(q)).mappings()]
     out: list[dict[str, Any]] = []
     for i in range(0, len(keys), 400):
@@ -116,4 +192,4 @@ async def select_by_keys(
     return out
 
 
-__all__ = ["allocate_ids", "insert_rows", "select_by_keys", "date", "datetime"]
+__all__ = ["allocate_ids", "insert_batches", "insert_rows", "select_by_keys", "date", "datetime"]

@@ -4,8 +4,9 @@ the write service (`writes`) decides what may be written, this module only write
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -16,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from app.auth.principal import Principal
 from app.auth.scope import scope_clause
 from app.common import counts
-from app.common.bulk import allocate_ids, insert_rows, insert_values, select_by_keys
+from app.common.bulk import BATCH, allocate_ids, insert_batches, insert_rows, select_by_keys
 from app.common.pagination import decode_cursor, encode_cursor, walk_key
 from app.common.spec import NaturalKey, ResourceSpec
 from app.db import reading
@@ -328,27 +329,61 @@ async def write_children(
             await insert_rows(conn, ct, [{c: r.get(c) for c in columns} for r in rows])
 
 
+@dataclass
+class Incoming:
+    """New records still being checked while they are written (an import): `count` of them, in lists from
+    `lists`. An exception raised there aborts the write: nothing of it stays. `made` (the lists take work to
+    make): written in several statements, the database checking each while the next lists are made."""
+
+    count: int
+    lists: AsyncIterable[list[dict[str, Any]]]
+    made: bool = True
+
+    @classmethod
+    def of(cls, records: list[dict[str, Any]]) -> Incoming:
+        async def slices() -> AsyncIterator[list[dict[str, Any]]]:
+            for i in range(0, len(records), BATCH):
+                yield records[i : i + BATCH]
+
+        return cls(len(records), slices(), made=False)
+
+
 async def insert_many(
-    conn: AsyncConnection, spec: ResourceSpec, records: list[dict[str, Any]], now: datetime, *, ids: bool = False
+    conn: AsyncConnection,
+    spec: ResourceSpec,
+    records: list[dict[str, Any]] | Incoming,
+    now: datetime,
+    *,
+    ids: bool = False,
 ) -> list[int] | None:
     """Insert new records (full values, children included) in bulk: COPY on PostgreSQL, executemany on SQLite.
     Returns their ids when asked or when the resource has children (which need them), else None."""
-    if not records:
+    incoming = records if isinstance(records, Incoming) else Incoming.of(records)
+    if not incoming.count:
         return []
     t = spec.table
     columns = [c for c in t.c.keys() if c not in ("id", "created_at", "updated_at", "version")]  # noqa: SIM118
     # children need their parents' ids up front; otherwise the table's own sequence numbers the rows
-    new_ids = await allocate_ids(conn, t, len(records)) if spec.children or ids else None
-    # read as the rows are written, never held as a second copy of the batch
+    new_ids = await allocate_ids(conn, t, incoming.count) if spec.children or ids else None
     data_columns = tuple(columns)
-    values = ((*[data.get(c) for c in data_columns], now, now, 1) for data in records)
-    columns += ["created_at", "updated_at", "version"]
+    columns += ["created_at", "updated_at", "version"] + (["id"] if new_ids is not None else [])
+    written: list[dict[str, Any]] = []  # the records themselves (no copy), for their children
+
+    async def values() -> AsyncIterator[list[tuple]]:
+        # each list's tuples are made as it is written, never held as a second copy of the batch
+        async for batch in incoming.lists:
+            start = len(written)
+            written.extend(batch)
+            rows = [(*[data.get(c) for c in data_columns], now, now, 1) for data in batch]
+            if new_ids is not None:
+                rows = [(*v, rid) for v, rid in zip(rows, new_ids[start : len(written)], strict=True)]
+            yield rows
+
+    await insert_batches(conn, t, columns, values(), split=incoming.made)
+    if len(written) != incoming.count:
+        raise RuntimeError(f"{spec.name}: {len(written)} records written of {incoming.count} announced")
     if new_ids is not None:
-        columns.append("id")
-        values = ((*v, rid) for v, rid in zip(values, new_ids, strict=True))
-    await insert_values(conn, t, columns, values)
-    if new_ids is not None:
-        await write_children(conn, spec, list(zip(new_ids, records, strict=True)), replace=False)
+        await write_children(conn, spec, list(zip(new_ids, written, strict=True)), replace=False)
     return new_ids
 
 

@@ -325,14 +325,14 @@ async def write_many(
     conn: AsyncConnection,
     spec: ResourceSpec,
     principal: Principal | None,
-    creates: list[dict[str, Any]],
+    creates: list[dict[str, Any]] | repository.Incoming,
     updates: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]],
     *,
     action: str = "import",
     summary: dict[str, Any] | None = None,
 ) -> None:
-    """Step 5-6 for a batch already prepared: new records' values, and (stored, merged, changes) of each
-    change. Each change keeps the version precondition (a record changed since it was read: 409 for the
+    """Step 5-6 for a batch already prepared: new records' values (or records still being checked as they are
+    written: `Incoming`), and (stored, merged, changes) of each change. Each change keeps the version precondition (a record changed since it was read: 409 for the
     whole batch) and bumps the version; one audit row for the batch."""
     now = utcnow()
     created = await repository.insert_many(conn, spec, creates, now, ids=bool(spec.after))

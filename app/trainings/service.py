@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
 from app.common.records import external_ref_key
 from app.common.spec import Child, ResourceSpec, require_fields
 from app.common.writes import Ctx
@@ -22,12 +20,12 @@ async def _rules(ctx: Ctx, data: dict[str, Any], _existing: dict[str, Any] | Non
     """Participants may come from any unit (not only the organiser's scope), but from real ones, once each."""
     require_fields(data, ["unit_id", "audience", "title", "held_on", "participants"])
     rows = data["participants"]
-    ids = {p["unit_id"] for p in rows}
-    found = {r[0] for r in await ctx.conn.execute(select(units.c.id).where(units.c.id.in_(ids)))} if ids else set()
+    # cached: an import asks once per unit, not once per row
+    await ctx.preload_units({p["unit_id"] for p in rows})
     seen: set[int] = set()
     for i, p in enumerate(rows):
         loc = ["body", "participants", i, "unit_id"]
-        if p["unit_id"] not in found:
+        if await ctx.unit(p["unit_id"]) is None:
             raise Invalid(f"participants[{i}].unit_id {p['unit_id']} is not a unit.", loc=loc)
         if p["unit_id"] in seen:
             raise Invalid(f"participants[{i}] repeats unit {p['unit_id']}; give one count per unit.", loc=loc)

@@ -1,0 +1,123 @@
+"""Large imports are checked while they are written (PostgreSQL: several COPY statements, the database checking
+one while the next rows are checked). Small slices and statements here, so that a few rows cross every seam:
+what the client sees must be what a single statement would have given, on both databases."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from app.common import bulk
+from app.imports import engine
+from tests.imports.test_imports_records import _forum
+from tests.kpis.test_tallies import _recount, _tallies
+
+IMP = "/api/v1/imports"
+
+
+@pytest.fixture()
+def seams(monkeypatch):
+    """Two rows a slice, three a COPY statement."""
+    monkeypatch.setattr(engine, "YIELD_EVERY", 2)
+    monkeypatch.setattr(bulk, "PER_COPY", 3)
+
+
+@pytest.fixture()
+def village(world):
+    return world.new_unit("village", "PH-TANTHANH")
+
+
+def _listed(api, path: str, unit_id: int) -> tuple[int, list]:
+    page = api.get(path, params={"unit_id": unit_id, "limit": 100}).json()
+    return page["total"], sorted(page["items"], key=lambda r: r["external_ref"])
+
+
+def _import_events(lead, summary: dict) -> int:
+    events = lead.get("/api/v1/audit-events", params={"resource": "forums", "limit": 500}).json()["items"]
+    return sum(1 for e in events if e["action"] == "import" and e["after"] == summary)
+
+
+def test_an_import_written_in_several_statements_is_whole(seams, lead, ward, village):
+    tag = uuid.uuid4().hex[:6]
+    rows = [
+        _forum(village["id"], f"{tag}-{i:02d}", attendees=30 + i, held_on=f"2024-{1 + i % 12:02d}-05")
+        for i in range(11)
+    ]
+    summary = {"rows": 11, "created": 11, "updated": 0, "unchanged": 0}
+    before = _import_events(lead, summary)
+    r = ward.post(f"{IMP}/forums", json={"rows": rows})
+    assert r.status_code == 200 and r.json()["created"] == 11, r.text
+    total, items = _listed(ward, "/api/v1/forums", village["id"])
+    assert total == 11, f"the list's total read {total} after 11 rows were imported"
+    assert [(f["external_ref"], f["attendees"], f["held_on"]) for f in items] == [
+        (row["external_ref"], row["attendees"], row["held_on"]) for row in rows
+    ], "the imported forums differ from the rows sent"
+    assert _tallies() == _recount(), "month_tallies differ from a recount after an import in several statements"
+    assert _import_events(lead, summary) == before + 1, "an import in several statements should leave one audit event"
+
+
+def test_a_bad_row_after_rows_already_written_leaves_nothing(seams, ward, village):
+    tag = uuid.uuid4().hex[:6]
+    rows = [_forum(village["id"], f"{tag}-{i:02d}") for i in range(9)]
+    rows += [_forum(village["id"], f"{tag}-09", attendees=-1), _forum(village["id"], f"{tag}-10", title="")]
+    r = ward.post(f"{IMP}/forums", json={"rows": rows})
+    assert r.status_code == 422, r.text
+    body = r.json()
+    assert (body["status"], body["created"]) == ("rejected", 0), body
+    assert [(e["row"], e["field"]) for e in body["errors"]] == [(10, "attendees"), (11, "title")], (
+        f"every bad row, and only those, should be reported: {body['errors']}"
+    )
+    assert _listed(ward, "/api/v1/forums", village["id"]) == (0, []), "a rejected import left forums behind"
+    assert _tallies() == _recount(), "a rejected import left its counts in month_tallies"
+    # nothing half-written: the same rows, mended, import whole
+    rows[9]["attendees"], rows[10]["title"] = 12, "Diễn đàn tháng 6"
+    again = ward.post(f"{IMP}/forums", json={"rows": rows})
+    assert again.status_code == 200 and again.json()["created"] == 11, again.text
+
+
+def test_creates_and_changes_in_one_import_across_statements(seams, ward, village):
+    tag = uuid.uuid4().hex[:6]
+    first = [_forum(village["id"], f"{tag}-{i}") for i in range(4)]
+    assert ward.post(f"{IMP}/forums", json={"rows": first}).json()["created"] == 4
+    rows = [_forum(village["id"], f"{tag}-{i}", attendees=70 + i) for i in range(2)]  # two changes
+    rows += first[2:]  # two unchanged
+    rows += [_forum(village["id"], f"{tag}-new-{i}") for i in range(5)]
+    r = ward.post(f"{IMP}/forums", json={"rows": rows})
+    assert r.status_code == 200, r.text
+    assert {k: r.json()[k] for k in ("created", "updated", "unchanged")} == {"created": 5, "updated": 2, "unchanged": 2}
+    total, items = _listed(ward, "/api/v1/forums", village["id"])
+    assert total == 9 and {f["external_ref"]: f["attendees"] for f in items}[f"{tag}-1"] == 71, items
+
+
+def test_rules_that_read_the_database_still_import_exactly(seams, world, lead):
+    """Trainings look up their participants' units, broadcasts their station's kind: the rows are written
+    whole whether or not those look-ups can run while rows stream."""
+    ward_id = world.unit_id("PH-TANTHANH")
+    villages = [world.new_unit("village", "PH-TANTHANH") for _ in range(3)]
+    tag = uuid.uuid4().hex[:6]
+    rows = [
+        {"unit_id": ward_id, "external_ref": f"{tag}-{i}", "audience": "officials", "title": f"Lớp {i}",
+         "held_on": f"2024-0{1 + i % 9}-10", "participants": [{"unit_id": villages[i % 3]["id"], "count": 5 + i}]}
+        for i in range(7)
+    ]  # fmt: skip
+    r = lead.post(f"{IMP}/trainings", json={"rows": rows})
+    assert r.status_code == 200 and r.json()["created"] == 7, r.text
+    page = lead.get("/api/v1/trainings", params={"unit_id": ward_id, "limit": 500}).json()["items"]
+    got = {t["external_ref"]: t["participants"] for t in page if t["external_ref"].startswith(tag)}
+    assert got == {row["external_ref"]: row["participants"] for row in rows}, "participants differ from the rows"
+    assert _tallies() == _recount(), "month_tallies differ from a recount after a trainings import"
+
+    airing = "2024-03-0{d}T19:00:00+07:00"
+    rows = [
+        {"unit_id": ward_id, "external_ref": f"{tag}-b{i}", "channel": "ward_radio", "title": f"Bản tin {i}",
+         "duration_minutes": 15, "produced_on": "2024-03-01", "airings": [airing.format(d=1 + i)]}
+        for i in range(7)
+    ]  # fmt: skip
+    r = lead.post(f"{IMP}/broadcasts", json={"rows": rows})
+    assert r.status_code == 200 and r.json()["created"] == 7, r.text
+    rows[3]["unit_id"] = villages[0]["id"]  # a village has no ward radio
+    rows = [{**row, "external_ref": f"{row['external_ref']}-x"} for row in rows]
+    r = lead.post(f"{IMP}/broadcasts", json={"rows": rows})
+    assert r.status_code == 422 and [(e["row"], e["field"]) for e in r.json()["errors"]] == [(4, "channel")], r.text
+    assert _tallies() == _recount(), "a rejected broadcasts import left its airings in month_tallies"
