@@ -132,6 +132,7 @@ async def _copy(
                                 for i in json_at:
                                     row[i] = _json_text(row[i])
                             await copy.write_row(row)
+                        await asyncio.sleep(0)  # writing rows is CPU too: other requests go on between batches
                 except BaseException as exc:
                     await opening.__aexit__(type(exc), exc, exc.__traceback__)
                     raise

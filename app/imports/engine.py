@@ -25,6 +25,7 @@ from app.imports.parsers import Parsed
 
 META = {"created_at", "updated_at", "version"}
 YIELD_EVERY = 500  # rows validated between two chances for the event loop to serve other requests
+PACE = 10_000  # rows of a cheaper pass (matching, keys) between two such chances
 
 
 @dataclass
@@ -94,6 +95,19 @@ def _key_adapters(create: type[BaseModel], match_on: tuple[str, ...]) -> dict[st
     return {c: (TypeAdapter(t), TypeAdapter(list[t])) for c, t in types.items()}
 
 
+def _read_keys(rows: list[_Row], column: str, adapter: TypeAdapter, many: TypeAdapter, err) -> None:
+    """The rows' cells of one key column in one validation; row by row only when a cell is wrong."""
+    try:
+        for r, value in zip(rows, many.validate_python([r.raw[column] for r in rows]), strict=True):
+            r.raw[column] = value
+    except ValidationError:
+        for r in rows:
+            try:
+                r.raw[column] = adapter.validate_python(r.raw[column])
+            except ValidationError as exc:
+                err(RowError(r.number, column, pydantic_message(exc.errors()[0])))
+
+
 def _key_of(columns: tuple[str, ...]):
     """A row's key: its values of `columns` as a tuple (None where a cell is missing)."""
     return lambda raw: tuple(map(raw.get, columns))
@@ -140,6 +154,8 @@ async def _run_import(
     tabular = parsed.columns is not None
     clean_keysets: set[frozenset[str]] = set()  # key sets seen to be all writable (rows mostly share one)
     for index, raw in enumerate(parsed.rows, start=1):
+        if index % PACE == 0:
+            await asyncio.sleep(0)  # each pass over the rows is CPU: the loop serves other requests meanwhile
         number = raw.pop("__row__", index)
         keys = frozenset(raw)
         if keys in clean_keysets:
@@ -167,7 +183,7 @@ async def _run_import(
 
     # unit_code -> unit_id (and the resource's other code columns)
     for code_col, id_col in ispec.codes().items():
-        await asyncio.sleep(0)  # each pass over the rows is CPU: the loop serves other requests in between
+        await asyncio.sleep(0)
         codes = sorted({str(r.raw[code_col]) for r in rows if r.raw.get(code_col) not in (None, "")})
         found = await repository.units_by_code(conn, codes) if codes else {}
         for r in rows:
@@ -184,18 +200,10 @@ async def _run_import(
     # the cells rows are matched on, read as the schema reads them: a wrong type is an error of that cell,
     # and no query ever sees it
     for column, (adapter, many) in _key_types(ispec).items():
-        await asyncio.sleep(0)
         named = [r for r in rows if r.raw.get(column) is not None]
-        try:
-            # the column's cells of all rows in one validation; row by row only when a cell is wrong
-            for r, value in zip(named, many.validate_python([r.raw[column] for r in named]), strict=True):
-                r.raw[column] = value
-        except ValidationError:
-            for r in named:
-                try:
-                    r.raw[column] = adapter.validate_python(r.raw[column])
-                except ValidationError as exc:
-                    err(RowError(r.number, column, pydantic_message(exc.errors()[0])))
+        for start in range(0, len(named), PACE):
+            await asyncio.sleep(0)
+            _read_keys(named[start : start + PACE], column, adapter, many, err)
     bad_keys = {e.row for e in out.errors}
     await asyncio.sleep(0)
 
@@ -203,6 +211,7 @@ async def _run_import(
     by_id = sorted({(r.raw["id"],) for r in rows if r.number not in bad_keys and r.raw.get("id") is not None})
     # the matched records are locked (PostgreSQL) until this import commits: a PATCH meanwhile waits for it
     existing_by_id = await repository.load_many(conn, spec, principal, [k[0] for k in by_id], for_update=True)
+    await asyncio.sleep(0)
     key_cols = ispec.match_on
     key_of = _key_of(key_cols)
     wanted = {
@@ -211,12 +220,15 @@ async def _run_import(
     # the records found are locked in id order (find_by_keys): two imports lock the records they share in the
     # same order, whatever order their rows come in
     keys = list(wanted)
+    await asyncio.sleep(0)
     key_matched = await repository.find_by_keys(conn, spec, list(key_cols), keys, for_update=True)
     del wanted, keys  # 50,000 key tuples: not held while the rows are validated
     await repository.attach_children(conn, spec, key_matched)
     existing_by_key = {key_of(rec): rec for rec in key_matched}
     seen_keys: dict[tuple, int] = {}
-    for r in rows:
+    for index, r in enumerate(rows, start=1):
+        if index % PACE == 0:
+            await asyncio.sleep(0)
         if r.number in bad_keys:
             continue
         if "id" in r.raw:
