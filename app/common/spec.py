@@ -34,6 +34,7 @@ class Child:
     from_rows: Callable[[list[dict[str, Any]]], Any]
     fixed: dict[str, Any] = field(default_factory=dict)  # discriminator columns (e.g. role)
     order_by: str | None = None
+    unit_field: str | None = None  # the field of a child row that names a unit (an import looks them up first)
 
 
 @dataclass

@@ -48,6 +48,7 @@ spec = ResourceSpec(
             to_rows=lambda rows: [{"unit_id": p["unit_id"], "count": p["count"]} for p in rows],
             from_rows=lambda rows: [{"unit_id": r["unit_id"], "count": r["count"]} for r in rows],
             order_by="id",
+            unit_field="unit_id",
         )
     ],
     natural_keys=[external_ref_key()],
