@@ -15,6 +15,7 @@ natural keys for the whole batch with `natural_key_clashes`, and write with `wri
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, get_args
 
@@ -41,6 +42,13 @@ class Ctx:
     spec: ResourceSpec
     _units: dict[int, dict[str, Any] | None] = field(default_factory=dict)
     _scope: dict[int, bool] = field(default_factory=dict)
+    _memo: dict[Hashable, Any] = field(default_factory=dict)
+
+    async def remember(self, key: Hashable, load: Callable[[], Awaitable[Any]]) -> Any:
+        """What `load` answers, asked once per `key` for this write (an import's rows share their contest)."""
+        if key not in self._memo:
+            self._memo[key] = await load()
+        return self._memo[key]
 
     async def preload_units(self, unit_ids: set[int]) -> None:
         """Look up these units and whether they are in scope, 500 per query (only ids a column can hold:

@@ -92,7 +92,11 @@ def _entry_visibility(principal: Principal, t: Table) -> ColumnElement[bool]:
 
 async def _may_write_entry(ctx: Ctx, record: dict[str, Any]) -> None:
     """Entries are written by the organiser's side, for entrants of any unit."""
-    organiser_id = await ctx.conn.scalar(select(contests.c.unit_id).where(contests.c.id == record["contest_id"]))
+    contest_id = record["contest_id"]
+    organiser_id = await ctx.remember(
+        ("contest organiser", contest_id),
+        lambda: ctx.conn.scalar(select(contests.c.unit_id).where(contests.c.id == contest_id)),
+    )
     if organiser_id is None:
         raise Invalid(f"contest_id {record['contest_id']} is not a contest.", loc=["body", "contest_id"])
     await _organiser_scope(ctx, organiser_id, "this contest's entries")
@@ -103,11 +107,12 @@ async def _entry_rules(ctx: Ctx, data: dict[str, Any], existing: dict[str, Any] 
     require_fields(data, ["unit_id", "participant_ref", "participant_name", "score", "submitted_at"])
     if existing is not None and data["unit_id"] == existing["unit_id"]:
         return
-    row = (await ctx.conn.execute(select(units.c.dissolved_on).where(units.c.id == data["unit_id"]))).first()
-    if row is None:
+    unit = await ctx.unit(data["unit_id"])  # cached: an import asks once per unit, not once per row
+    if unit is None:
         raise Invalid(f"unit_id {data['unit_id']} is not a unit.", loc=["body", "unit_id"])
-    if row.dissolved_on is not None and row.dissolved_on <= local_today():
-        raise Invalid(f"unit_id {data['unit_id']} was dissolved on {row.dissolved_on}.", loc=["body", "unit_id"])
+    dissolved = unit["dissolved_on"]
+    if dissolved is not None and dissolved <= local_today():
+        raise Invalid(f"unit_id {data['unit_id']} was dissolved on {dissolved}.", loc=["body", "unit_id"])
 
 
 entry_spec = ResourceSpec(

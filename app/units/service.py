@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_
 
 from app.auth.permissions import Perm
 from app.auth.scope import in_subtree
@@ -32,7 +32,7 @@ async def _rules(ctx: Ctx, data: dict[str, Any], existing: dict[str, Any] | None
         raise Invalid("parent_id is required for every unit but a city.", loc=["body", "parent_id"])
     for field in ("parent_id", "merged_into_id"):
         ref = data.get(field)
-        if ref is not None and await ctx.conn.scalar(select(units.c.id).where(units.c.id == ref)) is None:
+        if ref is not None and await ctx.unit(ref) is None:  # cached: an import asks once per unit, not per row
             raise Invalid(f"{field} {ref} is not a unit.", loc=["body", field])
     if existing is not None and parent_id is not None and await in_subtree(ctx.conn, existing["id"], parent_id):
         raise Invalid("parent_id would make the unit its own ancestor.", loc=["body", "parent_id"])

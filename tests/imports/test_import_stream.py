@@ -5,15 +5,19 @@ what the client sees must be what a single statement would have given, on both d
 from __future__ import annotations
 
 import uuid
+from contextlib import contextmanager
 
 import pytest
+from sqlalchemy import event
 
 from app.common import bulk
 from app.imports import engine
+from tests.conftest import world_on_new_database
 from tests.imports.test_imports_records import _forum
 from tests.kpis.test_tallies import _recount, _tallies
 
 IMP = "/api/v1/imports"
+HOME = "XA-TAMTHANG"  # a commune no other test writes under: these tests add many records to it
 
 
 @pytest.fixture()
@@ -25,7 +29,13 @@ def seams(monkeypatch):
 
 @pytest.fixture()
 def village(world):
-    return world.new_unit("village", "PH-TANTHANH")
+    return world.new_unit("village", HOME)
+
+
+@pytest.fixture(scope="module")
+def ward(world):
+    """The commune's own system (a unit role), which writes its villages' forums."""
+    return world.user("unit", HOME)
 
 
 def _listed(api, path: str, unit_id: int) -> tuple[int, list]:
@@ -95,15 +105,15 @@ def test_rules_that_read_the_database_still_import_exactly(seams, world, lead):
     whole whether or not those look-ups can run while rows stream. A participant's unit written as 12.0 is not
     looked up with the rest, so its rule asks the database after rows were already copied: the import then
     undoes the copy and writes the rows the plain way."""
-    ward_id = world.unit_id("PH-TANTHANH")
-    villages = [world.new_unit("village", "PH-TANTHANH") for _ in range(3)]
+    ward_id = world.unit_id(HOME)
+    villages = [world.new_unit("village", HOME) for _ in range(3)]
     tag = uuid.uuid4().hex[:6]
     rows = [
         {"unit_id": ward_id, "external_ref": f"{tag}-{i}", "audience": "officials", "title": f"Lớp {i}",
          "held_on": f"2024-0{1 + i % 9}-10", "participants": [{"unit_id": villages[i % 3]["id"], "count": 5 + i}]}
         for i in range(7)
     ]  # fmt: skip
-    lone = world.new_unit("village", "PH-TANTHANH")["id"]  # named by no other row
+    lone = world.new_unit("village", HOME)["id"]  # named by no other row
     rows[6]["participants"] = [{"unit_id": float(lone), "count": 2}]
     r = lead.post(f"{IMP}/trainings", json={"rows": rows})
     assert r.status_code == 200 and r.json()["created"] == 7, r.text
@@ -126,3 +136,64 @@ def test_rules_that_read_the_database_still_import_exactly(seams, world, lead):
     r = lead.post(f"{IMP}/broadcasts", json={"rows": rows})
     assert r.status_code == 422 and [(e["row"], e["field"]) for e in r.json()["errors"]] == [(4, "channel")], r.text
     assert _tallies() == _recount(), "a rejected broadcasts import left its airings in month_tallies"
+
+
+@contextmanager
+def _statements(world):
+    """The SQL statements the app sends meanwhile."""
+    sent: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:
+        sent.append(statement)
+
+    engine = world.client.app.state.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+
+def test_rules_ask_the_database_once_per_import_not_once_per_row():
+    """Broadcasts check their station's kind, trainings their participants' units, contest entries their
+    contest and entrant, units their parent: 60 rows must not be 60 queries of each. On a database of its own:
+    it adds 60 units, more than other tests' pages of units expect."""
+    with world_on_new_database("statements") as world:
+        _rules_ask_once(world, world.user("lead_office", "P-VHTT"))
+
+
+def _rules_ask_once(world, lead) -> None:
+    ward_id = world.unit_id(HOME)
+    villages = [world.new_unit("village", HOME)["id"] for _ in range(3)]
+    tag = uuid.uuid4().hex[:6]
+    contest = lead.post(
+        "/api/v1/contests",
+        json={"unit_id": world.unit_id("TD-TK"), "title": "Thi trực tuyến", "audience": "youth",
+              "starts_on": "2024-03-01", "ends_on": "2024-03-31"},
+    ).json()  # fmt: skip
+    imports = {
+        "broadcasts": [
+            {"unit_id": ward_id, "external_ref": f"{tag}-b{i}", "channel": "ward_radio", "title": f"Bản tin {i}",
+             "produced_on": "2024-03-01", "airings": [f"2024-03-01T{i % 24:02d}:{i % 60:02d}:00+07:00"]}
+            for i in range(60)
+        ],
+        "trainings": [
+            {"unit_id": ward_id, "external_ref": f"{tag}-t{i}", "audience": "officials", "title": f"Lớp {i}",
+             "held_on": "2024-04-02", "participants": [{"unit_id": villages[i % 3], "count": 4}]}
+            for i in range(60)
+        ],
+        "contest-entries": [
+            {"contest_id": contest["id"], "unit_id": villages[i % 3], "external_ref": f"{tag}-e{i}",
+             "participant_ref": f"p-{i}", "participant_name": f"Thí sinh {i}", "score": 5,
+             "submitted_at": "2024-03-10T09:00:00+07:00"}
+            for i in range(60)
+        ],
+        "units": [
+            {"code": f"{tag}-V{i}", "name": f"Thôn {i}", "kind": "village", "parent_id": ward_id} for i in range(60)
+        ],
+    }  # fmt: skip
+    for resource, rows in imports.items():
+        with _statements(world) as sent:
+            r = lead.post(f"{IMP}/{resource}", json={"rows": rows})
+        assert r.status_code == 200 and r.json()["created"] == 60, r.text
+        assert len(sent) < 30, f"importing 60 {resource} sent {len(sent)} statements: {sent[:40]}"
