@@ -49,10 +49,11 @@ async def insert_rows(conn: AsyncConnection, table: Table, rows: list[dict[str, 
 async def insert_values(conn: AsyncConnection, table: Table, columns: list[str], values: Iterable[tuple]) -> None:
     """Insert rows given as tuples in `columns` order (a generator is read once, as the rows are written: a
     large batch need not be held as tuples besides the records they come from)."""
-    await insert_batches(conn, table, columns, _batches(values))
+    await insert_batches(conn, table, columns, in_batches(values))
 
 
-async def _batches(values: Iterable[tuple]) -> AsyncIterator[list[tuple]]:
+async def in_batches(values: Iterable[Any]) -> AsyncIterator[list[Any]]:
+    """`values` in lists of BATCH, as an async iterable (what insert_batches reads)."""
     rows = iter(values)
     while batch := list(islice(rows, BATCH)):
         yield batch
@@ -193,4 +194,4 @@ async def select_by_keys(
     return out
 
 
-__all__ = ["allocate_ids", "insert_batches", "insert_rows", "select_by_keys", "date", "datetime"]
+__all__ = ["allocate_ids", "in_batches", "insert_batches", "insert_rows", "select_by_keys", "date", "datetime"]

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from app.auth.principal import Principal
 from app.auth.scope import scope_clause
 from app.common import counts
-from app.common.bulk import BATCH, allocate_ids, insert_batches, insert_rows, select_by_keys
+from app.common.bulk import allocate_ids, in_batches, insert_batches, insert_rows, select_by_keys
 from app.common.pagination import decode_cursor, encode_cursor, walk_key
 from app.common.spec import NaturalKey, ResourceSpec
 from app.db import reading
@@ -341,11 +341,7 @@ class Incoming:
 
     @classmethod
     def of(cls, records: list[dict[str, Any]]) -> Incoming:
-        async def slices() -> AsyncIterator[list[dict[str, Any]]]:
-            for i in range(0, len(records), BATCH):
-                yield records[i : i + BATCH]
-
-        return cls(len(records), slices(), made=False)
+        return cls(len(records), in_batches(records), made=False)
 
 
 async def insert_many(

@@ -300,7 +300,7 @@ async def _run_import(
         out.errors.sort(key=lambda e: (e.row, e.field))
         return out
     creates = [r for r in rows if r.existing is None and r.data is not None]
-    await _write(ctx, ispec, out, rows, [r.data for r in creates], len(creates), dry_run=dry_run)
+    await _write(ctx, ispec, out, rows, [r.data for r in creates], dry_run=dry_run)
     return out
 
 
@@ -361,7 +361,7 @@ async def _stream(ctx: Ctx, ispec: ImportSpec, out: Outcome, rows: list[_Row], n
 
     try:
         async with ctx.conn.begin_nested():
-            await _write(ctx, ispec, out, rows, repository.Incoming(len(new), lists()), len(new), dry_run=False)
+            await _write(ctx, ispec, out, rows, repository.Incoming(len(new), lists()), dry_run=False)
     except _Invalid:  # nothing written: the rest are checked for their errors too
         out.created = out.updated = out.unchanged = 0
         await _check(ctx, ispec, [r for r in new if not r.checked], err)
@@ -389,12 +389,12 @@ async def _write(
     out: Outcome,
     rows: list[_Row],
     creates: list[dict[str, Any]] | repository.Incoming,
-    created: int,
     *,
     dry_run: bool,
 ) -> None:
     """Count what the import does and (unless a dry run) write it: the new records and the changes."""
     spec = ispec.spec
+    created = creates.count if isinstance(creates, repository.Incoming) else len(creates)
     updates = [r for r in rows if r.existing is not None and r.data is not None and _changed(spec, r)]
     out.created, out.updated = created, len(updates)
     out.unchanged = len(rows) - created - len(updates)
