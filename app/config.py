@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     bootstrap_admin_password: str | None = None
     max_body_bytes: int = 1024 * 1024
     max_import_body_bytes: int = 64 * 1024 * 1024
-    db_pool_size: int = 10
+    db_pool_size: int = 20  # connections a worker keeps (no overflow)
     statement_timeout_ms: int = 30_000
     idempotency_hours: int = 24
     # rate limits (counters in the database, or in Redis when DX_REDIS_URL is set); 0 turns one off

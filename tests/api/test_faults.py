@@ -42,6 +42,23 @@ def _count(url: str, sql: str, **params) -> int:
     return int(value)
 
 
+def _until_copying(url: str, seconds: float = 60) -> None:
+    """Wait until the server's import is writing rows (a COPY into forums is running on its database)."""
+    name = url.rsplit("/", 1)[1]
+    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    deadline = time.monotonic() + seconds
+    try:
+        with engine.connect() as conn:
+            while time.monotonic() < deadline:
+                sql = "SELECT count(*) FROM pg_stat_activity WHERE datname = :name AND query LIKE 'COPY \"forums\"%'"
+                if conn.scalar(text(sql), {"name": name}):
+                    return
+                time.sleep(0.005)
+    finally:
+        engine.dispose()
+    raise AssertionError(f"the import wrote no rows within {seconds} s")
+
+
 def _unit_id(client: httpx.Client, code: str) -> int:
     return client.get("/api/v1/units", params={"q": "", "limit": 500}).json()["items"][
         [u["code"] for u in client.get("/api/v1/units", params={"limit": 500}).json()["items"]].index(code)
@@ -131,7 +148,7 @@ def test_a_query_past_the_statement_timeout_is_503_and_leaks_no_connection(db):
                 with httpx.Client(base_url=srv.base, headers=headers, timeout=30) as c:
                     answers.append(c.get("/api/v1/forums").status_code)
 
-            threads = [threading.Thread(target=call) for _ in range(12)]  # twice the pool
+            threads = [threading.Thread(target=call) for _ in range(12)]  # four times the pool
             for t in threads:
                 t.start()
             for t in threads:
@@ -167,7 +184,7 @@ def test_a_server_killed_during_an_import_writes_nothing_and_the_retry_writes_it
 
         t = threading.Thread(target=send)
         t.start()
-        time.sleep(0.8)
+        _until_copying(db.url)  # a fixed sleep let a fast machine finish the import first
         srv.kill()
         t.join()
     assert "error" in outcome, f"the import finished before the kill: {outcome}"
@@ -193,7 +210,7 @@ def test_sigterm_lets_requests_in_flight_finish_and_exits_within_its_grace_perio
             )
         )
         t.start()
-        time.sleep(0.5)
+        _until_copying(db.url)  # the request is in flight when the signal comes
         began = time.monotonic()
         srv.terminate()
         t.join()
