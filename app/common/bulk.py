@@ -4,7 +4,7 @@ is 30x slower than COPY, and multi-row INSERT ... RETURNING spends its time re-p
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sequence
 from contextlib import suppress
 from datetime import date, datetime
 from itertools import islice
@@ -12,7 +12,22 @@ from typing import Any
 
 import orjson
 import psycopg
-from sqlalchemy import JSON, String, Table, Text, and_, bindparam, cast, column, func, insert, select, text, tuple_
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    String,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    column,
+    func,
+    insert,
+    select,
+    text,
+    tuple_,
+)
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -37,6 +52,38 @@ async def allocate_ids(conn: AsyncConnection, table: Table, count: int) -> list[
 
 def _json_text(value: Any) -> Any:
     return None if value is None else orjson.dumps(value).decode()
+
+
+def _copy_text(table: Table, columns: list[str], dialect: Any) -> Callable[[Sequence[Any]], Sequence[Any]] | None:
+    """The row as COPY is best handed it, where psycopg's own dumpers are slow: JSON as orjson's text, and
+    instants (through their column type's own bind processing) as ISO 8601 text, made once for a run of the
+    same value (a batch's rows share one created_at and updated_at). psycopg's text dumper for an aware
+    datetime cost 2 µs a value: 0.09 s of a 50,000-row import. None when no column needs it."""
+    json_at = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, JSON)]
+    instants = [
+        (i, table.c[c].type.bind_processor(dialect))
+        for i, c in enumerate(columns)
+        if isinstance(getattr(table.c[c].type, "impl", table.c[c].type), DateTime)
+    ]
+    if not json_at and not instants:
+        return None
+    last: list[Any] = [None] * len(columns)
+    made: list[Any] = [None] * len(columns)
+
+    def convert(row: Sequence[Any]) -> Sequence[Any]:
+        out = list(row)
+        for i in json_at:
+            out[i] = _json_text(out[i])
+        for i, bind in instants:
+            value = out[i]
+            if value is not None:
+                if value is not last[i]:
+                    last[i] = value
+                    made[i] = (bind(value) if bind is not None else value).isoformat()
+                out[i] = made[i]
+        return out
+
+    return convert
 
 
 async def insert_rows(conn: AsyncConnection, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -90,7 +137,7 @@ async def _copy(
     driver = raw.driver_connection
     cols = ", ".join(f'"{c}"' for c in columns)
     statement = f'COPY "{table.name}" ({cols}) FROM STDIN'
-    json_at = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, JSON)]
+    convert = _copy_text(table, columns, conn.dialect)
     lists = aiter(batches)
     ahead: list[list[tuple]] = []  # batches made while the last statement was being finished
     finishing: asyncio.Future | None = None
@@ -128,11 +175,7 @@ async def _copy(
                         rows = ahead.pop(0)
                         written += len(rows)
                         for row in rows:
-                            if json_at:
-                                row = list(row)
-                                for i in json_at:
-                                    row[i] = _json_text(row[i])
-                            await copy.write_row(row)
+                            await copy.write_row(convert(row) if convert is not None else row)
                         await asyncio.sleep(0)  # writing rows is CPU too: other requests go on between batches
                 except BaseException as exc:
                     await opening.__aexit__(type(exc), exc, exc.__traceback__)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import event
@@ -56,10 +57,18 @@ def test_an_import_written_in_several_statements_is_whole(seams, lead, ward, vil
     ]
     summary = {"rows": 11, "created": 11, "updated": 0, "unchanged": 0}
     before = _import_events(lead, summary)
+    sent = datetime.now(UTC)
     r = ward.post(f"{IMP}/forums", json={"rows": rows})
+    answered = datetime.now(UTC)
     assert r.status_code == 200 and r.json()["created"] == 11, r.text
     total, items = _listed(ward, "/api/v1/forums", village["id"])
     assert total == 11, f"the list's total read {total} after 11 rows were imported"
+    stamps = {(f["created_at"], f["updated_at"]) for f in items}
+    assert len(stamps) == 1, f"the rows of one import should share one created_at and updated_at: {stamps}"
+    created, updated = (datetime.fromisoformat(v) for v in stamps.pop())
+    assert created == updated and sent <= created <= answered, (
+        f"the imported forums read created_at {created}, not the moment of the import ({sent} to {answered})"
+    )
     assert [(f["external_ref"], f["attendees"], f["held_on"]) for f in items] == [
         (row["external_ref"], row["attendees"], row["held_on"]) for row in rows
     ], "the imported forums differ from the rows sent"
