@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 import psycopg
+from psycopg.types.json import set_json_dumps
 from sqlalchemy import (
     JSON,
     DateTime,
@@ -52,6 +53,30 @@ async def allocate_ids(conn: AsyncConnection, table: Table, count: int) -> list[
 
 def _json_text(value: Any) -> Any:
     return None if value is None else orjson.dumps(value).decode()
+
+
+# what COPY sends in binary, by the column's type as PostgreSQL names it: psycopg's binary dumpers (chosen by
+# these types, not by the values') cost a third of its text ones, and the database reads binary with no parsing
+BINARY_TYPES = {
+    "BIGINT": "int8",
+    "INTEGER": "int4",
+    "SMALLINT": "int2",
+    "BOOLEAN": "bool",
+    "FLOAT": "float8",
+    "DOUBLE PRECISION": "float8",
+    "VARCHAR": "varchar",
+    "TEXT": "text",
+    "DATE": "date",
+    "TIMESTAMP WITH TIME ZONE": "timestamptz",
+    "JSON": "json",
+    "BYTEA": "bytea",
+}
+
+
+def _binary_types(table: Table, columns: list[str], dialect: Any) -> list[str] | None:
+    """The columns' types for a binary COPY, or None when one has a type binary is not used for."""
+    names = [BINARY_TYPES.get(table.c[c].type.compile(dialect=dialect).split("(")[0]) for c in columns]
+    return None if None in names else names  # type: ignore[return-value]
 
 
 def _copy_text(table: Table, columns: list[str], dialect: Any) -> Callable[[Sequence[Any]], Sequence[Any]] | None:
@@ -136,8 +161,9 @@ async def _copy(
     raw = await conn.get_raw_connection()
     driver = raw.driver_connection
     cols = ", ".join(f'"{c}"' for c in columns)
-    statement = f'COPY "{table.name}" ({cols}) FROM STDIN'
-    convert = _copy_text(table, columns, conn.dialect)
+    types = _binary_types(table, columns, conn.dialect)
+    statement = f'COPY "{table.name}" ({cols}) FROM STDIN' + (" (FORMAT BINARY)" if types else "")
+    convert = None if types else _copy_text(table, columns, conn.dialect)
     lists = aiter(batches)
     ahead: list[list[tuple]] = []  # batches made while the last statement was being finished
     finishing: asyncio.Future | None = None
@@ -152,6 +178,7 @@ async def _copy(
             ahead.append(batch)
 
     async with driver.cursor() as cur:
+        set_json_dumps(orjson.dumps, context=cur)  # JSON columns, binary: orjson, not the json module
         try:
             while True:
                 # while the database finishes the last statement, make the next statement's batches
@@ -166,6 +193,8 @@ async def _copy(
                     return
                 opening = cur.copy(statement)
                 copy = await opening.__aenter__()
+                if types:
+                    copy.set_types(types)
                 try:
                     written = 0
                     while written < limit and (ahead or more):

@@ -206,3 +206,23 @@ def _rules_ask_once(world, lead) -> None:
             r = lead.post(f"{IMP}/{resource}", json={"rows": rows})
         assert r.status_code == 200 and r.json()["created"] == 60, r.text
         assert len(sent) < 30, f"importing 60 {resource} sent {len(sent)} statements: {sent[:40]}"
+
+
+@pytest.mark.parametrize("binary", [True, False], ids=["binary COPY", "text COPY"])
+def test_every_kind_of_cell_reads_back_as_sent(seams, monkeypatch, ward, village, binary):
+    """COPY goes in binary for the column types bulk.BINARY_TYPES names, in text for any other: both give
+    the same records (numbers, text, dates, JSON, instants)."""
+    if not binary:
+        monkeypatch.setattr(bulk, "BINARY_TYPES", {})
+    tag = uuid.uuid4().hex[:6]
+    rows = [
+        _forum(village["id"], f"{tag}-{i}", title=f"Diễn đàn “số” {i}\t\\N", topics=["concepts", "roles"][: i % 3])
+        for i in range(5)
+    ]
+    sent = datetime.now(UTC)
+    r = ward.post(f"{IMP}/forums", json={"rows": rows})
+    assert r.status_code == 200 and r.json()["created"] == 5, r.text
+    _, items = _listed(ward, "/api/v1/forums", village["id"])
+    got = [(f["external_ref"], f["title"], f["topics"], f["held_on"], f["attendees"]) for f in items]
+    assert got == [(x["external_ref"], x["title"], x["topics"], x["held_on"], x["attendees"]) for x in rows], got
+    assert all(datetime.fromisoformat(f["created_at"]) >= sent for f in items), items[0]["created_at"]
