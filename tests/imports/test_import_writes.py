@@ -127,6 +127,11 @@ def test_a_rejected_row_does_not_break_later_imports_of_that_resource():
         {"external_ref": {"a": 1}},
         {"external_ref": 123},
         {"external_ref": True},
+        {"attendees": True},
+        {"questions_answered": False},
+        {"attendees": -1},
+        {"attendees": 2**31},
+        {"attendees": 12.5},
     ],
     ids=repr,
 )
@@ -136,6 +141,25 @@ def test_json_rows_with_cells_of_the_wrong_type_are_row_errors(ward, village, ov
     assert r.status_code == 422, f"{over}: {r.status_code} {r.text}"
     assert r.json()["status"] == "rejected" and r.json()["errors"][0]["row"] == 1, r.text
     assert r.json()["errors"][0]["field"] in over, r.text
+
+
+@pytest.mark.parametrize(
+    ("over", "message"),
+    [
+        ({"attendees": True}, "Value error, must be a number, not true or false"),
+        ({"attendees": -1}, "Input should be greater than or equal to 0"),
+        ({"questions_answered": 2**31}, "Input should be less than or equal to 2147483647"),
+    ],
+    ids=repr,
+)
+def test_a_count_is_a_number_within_its_bounds_in_a_post_and_an_import(ward, village, over, message):
+    row = {**_forum(village["id"], f"count-{uuid.uuid4().hex[:6]}"), **over}
+    posted = ward.post(FORUMS, json=row)
+    assert posted.status_code == 422, f"{over}: {posted.status_code} {posted.text}"
+    imported = ward.post(f"{IMP}/forums", json={"rows": [_forum(village["id"], "count-ok"), row]})
+    assert imported.status_code == 422, f"{over}: {imported.status_code} {imported.text}"
+    field = next(iter(over))
+    assert [(e["row"], e["field"], e["message"]) for e in imported.json()["errors"]] == [(2, field, message)]
 
 
 @pytest.mark.parametrize("cell", ["²", "٢٥", "１２", " 12 x"], ids=repr)
