@@ -23,7 +23,7 @@ from app.common import repository, writes
 from app.common.spec import Child, Event, NaturalKey, ResourceSpec, require_fields
 from app.common.types import MAX_SAFE_INT
 from app.common.writes import Ctx, check_if_match
-from app.db import utcnow
+from app.db import dicts, utcnow
 from app.errors import Conflict, Invalid, NotFound
 from app.models import Activity, BudgetItem, BudgetRound, BudgetSubmission, BudgetTransition
 from app.webhooks import outbox
@@ -309,8 +309,8 @@ async def round_summary(conn: AsyncConnection, round_id: int) -> dict[str, Any]:
     ).one()
     return {
         "round_id": round_id,
-        "by_status": [dict(r) for r in by_status.mappings()],
-        "by_unit": [dict(r) for r in by_unit.mappings()],
+        "by_status": dicts(by_status),
+        "by_unit": dicts(by_unit),
         "on_time": counts[0],
         "late": counts[1],
     }

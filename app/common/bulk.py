@@ -32,6 +32,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.db import dicts
+
 BATCH = 5000
 PER_COPY = 10_000  # rows per COPY statement of rows made as they are written
 
@@ -257,12 +259,12 @@ async def select_by_keys(
         q = select(table).join(wanted, and_(*on)).where(*extra)
         if for_update:
             q = q.order_by(table.c.id).with_for_update(of=table)
-        return [dict(r) for r in (await conn.execute(q)).mappings()]
+        return dicts(await conn.execute(q))
     out: list[dict[str, Any]] = []
     for i in range(0, len(keys), 400):
         chunk = keys[i : i + 400]
         clause = cols[0].in_([k[0] for k in chunk]) if len(cols) == 1 else tuple_(*cols).in_(chunk)
-        out += [dict(r) for r in (await conn.execute(select(table).where(clause, *extra))).mappings()]
+        out += dicts(await conn.execute(select(table).where(clause, *extra)))
     return out
 
 

@@ -20,7 +20,7 @@ from app.common import counts
 from app.common.bulk import allocate_ids, in_batches, insert_batches, insert_rows, select_by_keys
 from app.common.pagination import decode_cursor, encode_cursor, walk_key
 from app.common.spec import NaturalKey, ResourceSpec
-from app.db import reading
+from app.db import dicts, reading
 from app.errors import Conflict, NotFound
 from app.models import Unit
 from app.timeutil import LOCAL_TZ
@@ -114,8 +114,8 @@ async def attach_children(conn: AsyncConnection, spec: ResourceSpec, rows: list[
                 q = q.where(ct.c[k] == v)
             q = q.order_by(ct.c[child.order_by] if child.order_by else ct.c[child.parent_fk])
             grouped: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
-            for crow in (await conn.execute(q)).mappings():
-                grouped[crow[child.parent_fk]].append(dict(crow))
+            for crow in dicts(await conn.execute(q)):
+                grouped[crow[child.parent_fk]].append(crow)
             for r in chunk:
                 r[child.field] = child.from_rows(grouped[r["id"]])
 
@@ -149,7 +149,7 @@ async def fetch_page(
     page_q = select(t).where(*clauses)
     if cursor is not None:
         page_q = page_q.where(t.c.id > cursor.after)
-    rows = [dict(r) for r in (await conn.execute(page_q.order_by(t.c.id).limit(limit + 1))).mappings()]
+    rows = dicts(await conn.execute(page_q.order_by(t.c.id).limit(limit + 1)))
     if cursor is not None and cursor.total is not None and cursor.walk == walk:
         total = cursor.total
     elif cursor is None and len(rows) <= limit:
@@ -198,7 +198,7 @@ async def iterate_all(
     while True:
         q = select(t).where(*clauses, t.c.id > after).order_by(t.c.id).limit(batch)
         async with _batch_connection(source) as conn:
-            rows = [dict(r) for r in (await conn.execute(q)).mappings()]
+            rows = dicts(await conn.execute(q))
             if rows:
                 await attach_children(conn, spec, rows)
         if not rows:
@@ -269,7 +269,7 @@ async def key_taken(
 
 
 async def units_by_id(conn: AsyncConnection, ids: list[int]) -> dict[int, dict[str, Any]]:
-    return {r["id"]: dict(r) for r in (await conn.execute(select(units).where(units.c.id.in_(ids)))).mappings()}
+    return {r["id"]: r for r in dicts(await conn.execute(select(units).where(units.c.id.in_(ids))))}
 
 
 async def units_by_code(conn: AsyncConnection, codes: list[str]) -> dict[str, int]:

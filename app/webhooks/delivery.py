@@ -30,7 +30,7 @@ from standardwebhooks import Webhook
 
 from app.common import audit
 from app.config import Settings
-from app.db import utcnow
+from app.db import dicts, utcnow
 from app.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from app.timeutil import LOCAL_TZ
 from app.webhooks import outbox, ssrf
@@ -223,7 +223,7 @@ class Deliverer:
         if self.engine.dialect.name == "postgresql":
             q = q.with_for_update(skip_locked=True, of=events)
         async with self.engine.begin() as conn:
-            rows = [dict(r) for r in (await conn.execute(q)).mappings()]
+            rows = dicts(await conn.execute(q))
             if rows:
                 await conn.execute(
                     update(events)

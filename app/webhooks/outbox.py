@@ -25,7 +25,7 @@ from app.auth.principal import Principal
 from app.auth.scope import subtree
 from app.common.spec import Event, EventHook, ResourceSpec, to_read
 from app.config import get_settings
-from app.db import after_commit, utcnow
+from app.db import after_commit, dicts, utcnow
 from app.models import Unit, WebhookEndpoint, WebhookEvent
 from app.timeutil import local_day
 from app.webhooks.schemas import EventType
@@ -76,7 +76,7 @@ async def subscribers(conn: AsyncConnection, event_type: str, unit_id: int) -> l
     rows = await conn.execute(
         select(endpoints).where(endpoints.c.active.is_(True), endpoints.c.unit_id.in_(_ancestors_and_self(unit_id)))
     )
-    return [dict(r) for r in rows.mappings() if event_type in (r["events"] or [])]
+    return [r for r in dicts(rows) if event_type in (r["events"] or [])]
 
 
 async def write(
