@@ -220,42 +220,23 @@ async def _run_import(
     # the records found are locked in id order (find_by_keys): two imports lock the records they share in the
     # same order, whatever order their rows come in
     keys = list(wanted)
-    await asyncio.sleep(0)
-    key_matched = await repository.find_by_keys(conn, spec, list(key_cols), keys, for_update=True)
-    del wanted, keys  # 50,000 key tuples: not held while the rows are validated
+    del wanted
+    # the database looks the keys up while the rows are checked for repeated keys (which needs no record)
+    lookup = asyncio.ensure_future(repository.find_by_keys(conn, spec, list(key_cols), keys, for_update=True))
+    try:
+        await asyncio.sleep(0)  # the lookup's query is sent before the check starts
+        by_key = await _repeats(rows, bad_keys, existing_by_id, key_of, key_cols, err)
+    finally:
+        key_matched = await lookup  # the connection is free again before anything else asks it
+    del keys  # 50,000 key tuples: not held while the rows are validated
     await repository.attach_children(conn, spec, key_matched)
-    existing_by_key = {key_of(rec): rec for rec in key_matched}
-    seen_keys: dict[tuple, int] = {}
-    for index, r in enumerate(rows, start=1):
-        if index % PACE == 0:
-            await asyncio.sleep(0)
-        if r.number in bad_keys:
-            continue
-        if "id" in r.raw:
-            rid = r.raw["id"]
-            if not isinstance(rid, int) or rid not in existing_by_id:
-                err(RowError(r.number, "id", f"no record with id {rid!r} that you may change"))
-                continue
-            r.existing = existing_by_id[rid]
-            key = ("id", rid)
-        else:
-            key = key_of(r.raw)
-            if None not in key:
-                r.existing = existing_by_key.get(key)
-            else:
-                key = None
-        if key is not None:
-            if key in seen_keys:
-                err(
-                    RowError(
-                        r.number,
-                        key_cols[-1] if key[0] != "id" else "id",
-                        f"repeats row {seen_keys[key]} of this import",
-                    )
-                )
-                continue
-            seen_keys[key] = r.number
-    del seen_keys
+    if key_matched:
+        existing_by_key = {key_of(rec): rec for rec in key_matched}
+        for r in by_key:
+            r.existing = existing_by_key.get(key_of(r.raw))
+        if by_id:  # one row may name a record by its id and another by its key: the second repeats the first
+            _same_record(rows, {e.row for e in out.errors}, key_cols, err)
+    del by_key
     await asyncio.sleep(0)
 
     # every unit the rows name, and whether it is in the caller's scope, in one query per 500 units
@@ -302,6 +283,54 @@ async def _run_import(
     creates = [r for r in rows if r.existing is None and r.data is not None]
     await _write(ctx, ispec, out, rows, [r.data for r in creates], dry_run=dry_run)
     return out
+
+
+async def _repeats(
+    rows: list[_Row], bad_keys: set[int], existing_by_id: dict[int, Any], key_of, key_cols: tuple[str, ...], err
+) -> list[_Row]:
+    """Rows that repeat an earlier row's id or key are errors; a row with an id gets its record. Returns the rows
+    that name their key in full (each to be matched with the record found for it, if any)."""
+    seen: dict[tuple, int] = {}
+    by_key: list[_Row] = []
+    for index, r in enumerate(rows, start=1):
+        if index % PACE == 0:
+            await asyncio.sleep(0)
+        if r.number in bad_keys:
+            continue
+        named = "id" not in r.raw
+        if named:
+            key = key_of(r.raw)
+            if None in key:
+                continue
+        else:
+            rid = r.raw["id"]
+            if not isinstance(rid, int) or rid not in existing_by_id:
+                err(RowError(r.number, "id", f"no record with id {rid!r} that you may change"))
+                continue
+            r.existing = existing_by_id[rid]
+            key = ("id", rid)
+        if key in seen:
+            err(RowError(r.number, key_cols[-1] if named else "id", f"repeats row {seen[key]} of this import"))
+            continue
+        seen[key] = r.number
+        if named:
+            by_key.append(r)
+    return by_key
+
+
+def _same_record(rows: list[_Row], errored: set[int], key_cols: tuple[str, ...], err) -> None:
+    """A row that names the record an earlier row named (one by its id, the other by its key) is an error: two
+    changes of one record would meet in the write as a 409 "changed meanwhile"."""
+    first: dict[int, int] = {}
+    for r in rows:
+        if r.existing is None or r.number in errored:
+            continue
+        rid = r.existing["id"]
+        if rid in first:
+            field = "id" if "id" in r.raw else key_cols[-1]
+            err(RowError(r.number, field, f"repeats row {first[rid]} of this import"))
+        else:
+            first[rid] = r.number
 
 
 class _Invalid(Exception):

@@ -176,3 +176,27 @@ def test_a_csv_unit_id_in_other_digits_is_refused(ward, village, cell):
     r = ward.post(f"{IMP}/forums", content=text.encode(), headers={"Content-Type": "text/csv"})
     assert r.status_code == 422, f"{cell!r}: {r.status_code} {r.text}"
     assert r.json()["errors"][0]["field"] == "unit_id", r.text
+
+
+def test_a_row_that_names_the_record_of_an_earlier_row_is_its_error(ward, village):
+    """By the same key, by the same id, or one row by id and another by the record's key: the second row is a
+    repeat (two changes of one record in one import used to meet as a 409 "changed meanwhile")."""
+    tag = uuid.uuid4().hex[:6]
+    stored = ward.post(FORUMS, json=_forum(village["id"], f"{tag}-stored")).json()
+    rows = [
+        _forum(village["id"], f"{tag}-a"),
+        _forum(village["id"], f"{tag}-b"),
+        _forum(village["id"], f"{tag}-a", attendees=3),
+        {"id": stored["id"], "attendees": 5},
+        {"id": stored["id"], "attendees": 6},
+        _forum(village["id"], f"{tag}-stored", attendees=7),
+    ]
+    r = ward.post(f"{IMP}/forums", json={"rows": rows})
+    assert r.status_code == 422, r.text
+    assert [(e["row"], e["field"], e["message"]) for e in r.json()["errors"]] == [
+        (3, "external_ref", "repeats row 1 of this import"),
+        (5, "id", "repeats row 4 of this import"),
+        (6, "external_ref", "repeats row 4 of this import"),
+    ], r.json()["errors"]
+    fixed = ward.post(f"{IMP}/forums", json={"rows": [rows[0], rows[1], rows[3]]})
+    assert fixed.status_code == 200 and (fixed.json()["created"], fixed.json()["updated"]) == (2, 1), fixed.text
