@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 import psycopg
+import psycopg.errors
 from psycopg.types.json import set_json_dumps
 from sqlalchemy import (
     JSON,
@@ -76,9 +77,36 @@ BINARY_TYPES = {
 
 
 def _binary_types(table: Table, columns: list[str], dialect: Any) -> list[str] | None:
-    """The columns' types for a binary COPY, or None when one has a type binary is not used for."""
-    names = [BINARY_TYPES.get(table.c[c].type.compile(dialect=dialect).split("(")[0]) for c in columns]
+    """The columns' types for a binary COPY, or None when one has a type binary is not used for (a length is
+    dropped from VARCHAR(n) alone: FLOAT(24) is another type than FLOAT)."""
+    compiled = [table.c[c].type.compile(dialect=dialect) for c in columns]
+    names = [BINARY_TYPES.get("VARCHAR" if t.startswith("VARCHAR(") else t) for t in compiled]
     return None if None in names else names  # type: ignore[return-value]
+
+
+_INT_BITS = {"int2": 16, "int4": 32}
+
+
+def _binary_guard(types: list[str]) -> Callable[[list[Sequence[Any]]], None] | None:
+    """A check of each batch for what binary COPY would store wrongly instead of refusing: psycopg's int2 and
+    int4 dumpers wrap a number out of range (2**31 arrives as -2**31) and its bool dumper takes any value's
+    truth ("false" is true). The database refuses both in text. Checked a column at a time (a few ms for
+    50,000 rows); the schemas' bounds already keep the values in range, this keeps a slip from corrupting."""
+    bounds = [(i, -(2 ** (b - 1)), 2 ** (b - 1) - 1) for i, t in enumerate(types) if (b := _INT_BITS.get(t))]
+    flags = [i for i, t in enumerate(types) if t == "bool"]
+    if not bounds and not flags:
+        return None
+
+    def check(rows: list[Sequence[Any]]) -> None:
+        for i, low, high in bounds:
+            values = [r[i] for r in rows if r[i] is not None]
+            if values and (min(values) < low or max(values) > high):
+                raise psycopg.errors.NumericValueOutOfRange(f"integer out of range for {types[i]}")
+        for i in flags:
+            if any(r[i] is not None and r[i].__class__ is not bool for r in rows):
+                raise psycopg.errors.InvalidTextRepresentation("a boolean column was given neither true nor false")
+
+    return check
 
 
 def _copy_text(table: Table, columns: list[str], dialect: Any) -> Callable[[Sequence[Any]], Sequence[Any]] | None:
@@ -166,6 +194,7 @@ async def _copy(
     types = _binary_types(table, columns, conn.dialect)
     statement = f'COPY "{table.name}" ({cols}) FROM STDIN' + (" (FORMAT BINARY)" if types else "")
     convert = None if types else _copy_text(table, columns, conn.dialect)
+    guard = _binary_guard(types) if types else None
     lists = aiter(batches)
     ahead: list[list[tuple]] = []  # batches made while the last statement was being finished
     finishing: asyncio.Future | None = None
@@ -205,6 +234,8 @@ async def _copy(
                             continue
                         rows = ahead.pop(0)
                         written += len(rows)
+                        if guard is not None:
+                            guard(rows)
                         for row in rows:
                             await copy.write_row(convert(row) if convert is not None else row)
                         await asyncio.sleep(0)  # writing rows is CPU too: other requests go on between batches

@@ -50,7 +50,7 @@ def _until_copying(url: str, seconds: float = 60) -> None:
     try:
         with engine.connect() as conn:
             while time.monotonic() < deadline:
-                sql = "SELECT count(*) FROM pg_stat_activity WHERE datname = :name AND query LIKE 'COPY \"forums\"%'"
+                sql = "SELECT count(*) FROM pg_stat_activity WHERE datname = :name AND state = 'active' AND query LIKE 'COPY \"forums\"%'"
                 if conn.scalar(text(sql), {"name": name}):
                     return
                 time.sleep(0.005)

@@ -4,16 +4,19 @@ what the client sees must be what a single statement would have given, on both d
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import BigInteger, Boolean, Column, Integer, MetaData, SmallInteger, Table, event, select
+from sqlalchemy.exc import DataError
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.common import bulk
 from app.imports import engine
-from tests.conftest import world_on_new_database
+from tests.conftest import create_database, world_on_new_database
 from tests.imports.test_imports_records import _forum
 from tests.kpis.test_tallies import _recount, _tallies
 
@@ -226,3 +229,45 @@ def test_every_kind_of_cell_reads_back_as_sent(seams, monkeypatch, ward, village
     got = [(f["external_ref"], f["title"], f["topics"], f["held_on"], f["attendees"]) for f in items]
     assert got == [(x["external_ref"], x["title"], x["topics"], x["held_on"], x["attendees"]) for x in rows], got
     assert all(datetime.fromisoformat(f["created_at"]) >= sent for f in items), items[0]["created_at"]
+
+
+@pytest.mark.postgres_only
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("small", 2**15), ("count", 2**31), ("count", -(2**31) - 1), ("flag", "false"), ("flag", 0)],
+    ids=repr,
+)
+def test_binary_copy_refuses_what_it_would_store_wrongly(column, value):
+    """psycopg's binary int2/int4 dumpers wrap a number out of range (2**31 arrives as -2**31) and its bool
+    dumper takes any value's truth ("false" is true); text COPY and INSERT refuse both. The schemas keep such
+    values out; this is the net under them: a DataError (answered 422), and nothing stored."""
+    meta = MetaData()
+    table = Table(
+        "copy_guard",
+        meta,
+        Column("id", BigInteger, primary_key=True),
+        Column("small", SmallInteger),
+        Column("count", Integer),
+        Column("flag", Boolean),
+    )
+    db = create_database("copyguard")
+    try:
+
+        async def run() -> list:
+            engine_ = create_async_engine(db.url)
+            try:
+                async with engine_.begin() as conn:
+                    await conn.run_sync(meta.create_all)
+                good = {"id": 1, "small": 2**15 - 1, "count": 2**31 - 1, "flag": False}
+                with pytest.raises(DataError):
+                    async with engine_.begin() as conn:
+                        await bulk.insert_rows(conn, table, [good, {**good, "id": 2, column: value}])
+                async with engine_.begin() as conn:
+                    await bulk.insert_rows(conn, table, [good])
+                    return [tuple(r) for r in await conn.execute(select(table))]
+            finally:
+                await engine_.dispose()
+
+        assert asyncio.run(run()) == [(1, 2**15 - 1, 2**31 - 1, False)]
+    finally:
+        db.drop()
