@@ -99,3 +99,24 @@ def test_thirty_concurrent_keyed_imports_on_the_default_pool_all_succeed(world, 
     assert codes == [200] * 30, (
         f"30 keyed imports at once: {codes} {[a.text[:120] for a in answers if a.status_code != 200][:2]}"
     )
+
+
+def test_a_key_binds_the_same_hash_whether_the_body_came_in_one_piece_or_many():
+    """The body is hashed as it arrives: the hash must stay the one stored keys were made with (path, query,
+    content type and body, each closed by a NUL), or a retry across an upgrade reads as another request."""
+    import hashlib
+
+    from app.middleware import _request_digest
+
+    scope = {
+        "path": "/api/v1/imports/forums",
+        "query_string": b"dry_run=false",
+        "headers": [(b"content-type", b"text/csv")],
+    }
+    body = "unit_code,title\nPH-ANMY,Diễn đàn\n".encode() * 1000
+    digest = _request_digest(scope)
+    for i in range(0, len(body), 4096):
+        digest.update(body[i : i + 4096])
+    digest.update(b"\x00")
+    whole = hashlib.sha256(b"/api/v1/imports/forums\x00dry_run=false\x00text/csv\x00" + body + b"\x00")
+    assert digest.hexdigest() == whole.hexdigest()
